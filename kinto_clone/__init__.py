@@ -1,0 +1,32 @@
+"""kinto_clone: a Kinto-compatible JSON storage and sync server.
+
+:func:`main` is the WSGI application factory; the ``kinto`` command
+(:mod:`kinto_clone.__main__`) calls it with the settings of an ini file.  The app
+is composed in this order: the generic framework (:mod:`kinto_clone.core`),
+Kinto's permission inheritance, the plugins of ``kinto.includes`` (they may add
+routes that must win over the generic ones, like ``/buckets/default``), then
+Kinto's objects (:mod:`kinto_clone.views`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyramid.config import Configurator
+from pyramid.router import Router
+
+from kinto_clone.core import dotted
+
+__all__ = ["main"]
+
+
+def main(global_config: dict[str, Any] | None = None, **settings: Any) -> Router:
+    config = Configurator(settings=settings)
+    config.include("kinto_clone.core")
+    config.include("kinto_clone.authorization")
+    config.include("kinto_clone.core.authorization")
+    prefix = config.registry.route_prefix
+    for plugin in config.get_settings()["includes"]:
+        config.include(dotted.canonical_name(plugin), route_prefix=prefix)
+    config.include("kinto_clone.views", route_prefix=prefix)
+    return config.make_wsgi_app()

@@ -1,0 +1,116 @@
+"""Authentication: a stack of policies, each contributing a prefixed user id.
+
+``multiauth.policies = account basicauth`` lists policy names in order; each is
+built from ``multiauth.policy.<name>.use`` (a dotted path, Kinto's names
+accepted).  The first policy that recognises the request wins and the user id
+becomes ``<name>:<id>``.  A policy is any object with
+``authenticated_userid(request) -> str | None`` and, optionally,
+``forget(request) -> headers``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+from typing import Any, Protocol
+
+from pyramid.config import Configurator
+from pyramid.request import Request
+
+from kinto_clone.core import dotted
+
+
+class AuthenticationPolicy(Protocol):
+    def authenticated_userid(self, request: Request) -> str | None: ...
+
+
+def hmac_digest(secret: str, message: str) -> str:
+    """Hex HMAC-SHA256: how Kinto derives stable ids from secrets."""
+    return hmac.new(secret.encode("utf-8"), message.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def basic_credentials(request: Request) -> tuple[str, str] | None:
+    """``(user, password)`` from an ``Authorization: Basic`` header, if well formed."""
+    authorization = request.headers.get("Authorization", "")
+    scheme, _, encoded = authorization.partition(" ")
+    if scheme.lower() != "basic" or not encoded:
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+    user, sep, password = decoded.partition(":")
+    if not sep:
+        return None
+    return user, password
+
+
+class BasicAuthPolicy:
+    """Any ``user:password`` pair is a user: its id is an HMAC of the pair.
+
+    Not for production (changing the password changes the identity), but it is
+    what Kinto's tutorials and tests use; an empty user name is anonymous.
+    """
+
+    def authenticated_userid(self, request: Request) -> str | None:
+        credentials = basic_credentials(request)
+        if credentials is None or not credentials[0]:
+            return None
+        secret = request.registry.settings["userid_hmac_secret"]
+        return hmac_digest(secret, f"{credentials[0]}:{credentials[1]}")
+
+    def forget(self, request: Request) -> list[tuple[str, str]]:
+        return [("WWW-Authenticate", 'Basic realm="Realm"')]
+
+
+class AuthenticationStack:
+    """The configured policies, tried in order."""
+
+    def __init__(self, policies: list[tuple[str, AuthenticationPolicy]]) -> None:
+        self.policies = policies
+
+    def identify(self, request: Request) -> str | None:
+        """The prefixed user id of the request, or ``None`` when anonymous."""
+        for name, policy in self.policies:
+            userid = policy.authenticated_userid(request)
+            if userid:
+                return f"{name}:{userid}"
+        return None
+
+    def forget(self, request: Request) -> list[tuple[str, str]]:
+        headers: list[tuple[str, str]] = []
+        for _, policy in self.policies:
+            forget = getattr(policy, "forget", None)
+            if forget is not None:
+                headers.extend(forget(request))
+        return headers
+
+
+def _build_policy(factory: Any, name: str, config: Configurator) -> AuthenticationPolicy:
+    """Instantiate a policy class; pass the configurator to those that want it."""
+    if isinstance(factory, type):
+        try:
+            return factory(config=config, name=name)
+        except TypeError:
+            return factory()
+    return factory
+
+
+def includeme(config: Configurator) -> None:
+    settings = config.get_settings()
+    policies: list[tuple[str, AuthenticationPolicy]] = []
+    for name in settings["multiauth.policies"]:
+        use = settings.get(f"multiauth.policy.{name}.use")
+        if not use:
+            raise ValueError(f"multiauth.policy.{name}.use is not set for policy {name!r}")
+        policy = _build_policy(dotted.resolve(use), name, config)
+        if name == "basicauth" and isinstance(policy, BasicAuthPolicy):
+            config.add_api_capability(
+                "basicauth",
+                description="Very basic authentication sessions. Not for production use.",
+                url="http://kinto.readthedocs.io/en/stable/api/1.x/authentication.html",
+            )
+        policies.append((name, policy))
+    config.registry.authentication = AuthenticationStack(policies)

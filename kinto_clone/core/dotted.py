@@ -1,0 +1,51 @@
+"""Resolving dotted names from settings, Kinto's names included.
+
+An ini written for Kinto names Kinto's modules (``kinto.core.storage.memory``,
+``kinto.plugins.default_bucket``, ``kinto.views.RelaxedUUID``...).  They are mapped
+here to this project's implementations, in one visible table, before falling back
+to a plain import (which also serves users' own modules and the small :mod:`kinto`
+compatibility package).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyramid.path import DottedNameResolver
+
+KINTO_ALIASES: dict[str, str] = {
+    "kinto.core.storage.memory": "kinto_clone.core.storage.memory",
+    "kinto.core.storage.postgresql": "kinto_clone.core.storage.postgresql",
+    "kinto.core.permission.memory": "kinto_clone.core.permission.memory",
+    "kinto.core.permission.postgresql": "kinto_clone.core.permission.postgresql",
+    "kinto.core.cache.memory": "kinto_clone.core.cache.memory",
+    "kinto.core.cache.postgresql": "kinto_clone.core.cache.postgresql",
+    "kinto.core.authentication.BasicAuthAuthenticationPolicy": (
+        "kinto_clone.core.authentication.BasicAuthPolicy"
+    ),
+    "kinto.core.storage.generators.UUID4": "kinto_clone.core.storage.generators.UUID4",
+    "kinto.views.NameGenerator": "kinto_clone.core.storage.generators.NameGenerator",
+    "kinto.views.RelaxedUUID": "kinto_clone.core.storage.generators.RelaxedUUID",
+    "kinto.plugins.default_bucket": "kinto_clone.plugins.default_bucket",
+    "kinto.plugins.accounts": "kinto_clone.plugins.accounts",
+    "kinto.plugins.accounts.AccountsPolicy": "kinto_clone.plugins.accounts.AccountsPolicy",
+    "kinto.plugins.accounts.authentication.AccountsAuthenticationPolicy": (
+        "kinto_clone.plugins.accounts.AccountsPolicy"
+    ),
+    "kinto.plugins.history": "kinto_clone.plugins.history",
+    "kinto.plugins.flush": "kinto_clone.plugins.flush",
+    "kinto.plugins.admin": "kinto_clone.plugins.admin",
+}
+
+_resolver = DottedNameResolver()
+
+
+def canonical_name(name: str) -> str:
+    """The module path this project uses for ``name`` (Kinto's or ours)."""
+    name = name.strip()
+    return KINTO_ALIASES.get(name, name)
+
+
+def resolve(name: str) -> Any:
+    """Import the object named by ``name``, mapping Kinto's names first."""
+    return _resolver.resolve(canonical_name(name))

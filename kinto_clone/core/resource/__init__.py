@@ -1,0 +1,553 @@
+"""The generic resource: HTTP semantics shared by every object type.
+
+A :class:`Resource` subclass names an object type and its two URLs (the plural
+endpoint and the object endpoint); :func:`register` turns it into Cornice
+services.  Each request instantiates the resource, which authorizes through
+:mod:`kinto_clone.core.authorization`, applies preconditions, parses the list
+query and delegates storage to its :class:`~kinto_clone.core.resource.model.Model`.
+Kinto's buckets, collections, groups and records (:mod:`kinto_clone.views`) are
+thin subclasses.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import colander
+from pyramid import httpexceptions
+from pyramid.config import Configurator
+from pyramid.request import Request
+
+from kinto_clone.core import authorization
+from kinto_clone.core.errors import ERRORS, http_error, raise_invalid, request_GET
+from kinto_clone.core.events import ACTIONS, notify_resource_event
+from kinto_clone.core.resource import body as bodies
+from kinto_clone.core.resource import pagination, preconditions
+from kinto_clone.core.resource.model import PERMISSIONS_FIELD, Model
+from kinto_clone.core.resource.patch import (
+    JSON_PATCH,
+    MERGE_PATCH,
+    PatchError,
+    apply_json_patch_to_object,
+    merge_patch,
+)
+from kinto_clone.core.resource.querystring import (
+    ListQuery,
+    is_valid_timestamp,
+    parse_fields,
+    parse_list_query,
+)
+from kinto_clone.core.service import Service
+from kinto_clone.core.storage import COMPARISON, Filter, ObjectNotFoundError, UnicityError
+
+__all__ = ["Resource", "register"]
+
+METHOD_PERMISSIONS = {
+    "GET": "read",
+    "HEAD": "read",
+    "POST": "create",
+    "DELETE": "write",
+    "PATCH": "write",
+}
+
+
+class ObjectSchema(colander.MappingSchema):
+    """Default ``data`` schema: any JSON object, unknown fields kept."""
+
+    @staticmethod
+    def schema_type() -> colander.Mapping:
+        return colander.Mapping(unknown="preserve")
+
+
+def dict_subset(obj: dict[str, Any], fields: list[str]) -> dict[str, Any]:
+    """Projection on (possibly dotted) ``fields``, keeping the nesting."""
+    result: dict[str, Any] = {}
+    for name in fields:
+        if name in obj:
+            result[name] = obj[name]
+            continue
+        head, _, rest = name.partition(".")
+        if rest and isinstance(obj.get(head), dict):
+            nested = dict_subset(obj[head], [rest])
+            if nested:
+                result.setdefault(head, {}).update(nested)
+    return result
+
+
+class Resource:
+    """Handlers of one object type; subclasses set the class attributes below."""
+
+    name: ClassVar[str]
+    plural_path: ClassVar[str]
+    object_path: ClassVar[str]
+    permissions: ClassVar[tuple[str, ...]] = ("read", "write")
+    schema: ClassVar[type[colander.MappingSchema]] = ObjectSchema
+    readonly_fields: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, request: Request) -> None:
+        self.request = request
+        matchdict = request.matchdict or {}
+        self.matchdict = matchdict
+        self.on_plural = "id" not in matchdict
+        self.object_id: str | None = matchdict.get("id")
+        self.plural_uri = self.plural_path.format_map(matchdict)
+        registry = request.registry
+        self.model = Model(
+            storage=registry.storage,
+            permission=registry.permission,
+            id_generator=registry.id_generators.for_type(self.name),
+            resource_name=self.name,
+            parent_id=self.get_parent_id(),
+            plural_uri=self.plural_uri,
+            principals=request.prefixed_principals,
+            current_principal=request.prefixed_userid,
+            explicit_permissions=registry.settings["explicit_permissions"],
+        )
+        self.shared_ids: list[str] | None = None
+
+    # --- Hooks for object types -------------------------------------------------
+
+    def get_parent_id(self) -> str:
+        """Storage parent of the objects (``/buckets/b`` for its collections)."""
+        return ""
+
+    def check_parents_exist(self) -> None:
+        """Raise a 404 naming the first missing parent."""
+
+    def process_object(self, new: dict[str, Any], old: dict[str, Any] | None) -> dict[str, Any]:
+        """Last chance to validate or complete an object before it is stored."""
+        return new
+
+    def resource_data(self) -> dict[str, str]:
+        """Ids of the parents, for event payloads (``bucket_id``, ...)."""
+        return {}
+
+    def on_changed(
+        self,
+        action: ACTIONS,
+        new_objects: list[dict[str, Any]],
+        old_objects: list[dict[str, Any] | None],
+    ) -> None:
+        """Side effects of a write, in the same transaction (cascades, memberships)."""
+
+    # --- Helpers ---------------------------------------------------------------
+
+    @property
+    def object_uri(self) -> str:
+        return self.model.object_uri(self.object_id or "")
+
+    def _id_generator_match(self, object_id: Any) -> bool:
+        return isinstance(object_id, str) and self.model.id_generator.match(object_id)
+
+    def _raise_400_if_invalid_id(self, object_id: Any) -> None:
+        if not self._id_generator_match(object_id):
+            raise_invalid(
+                self.request, location="path", name="id", description="Invalid object id"
+            )
+
+    def _404_for_object(self) -> httpexceptions.HTTPException:
+        details = {"id": self.object_id, "resource_name": self.name}
+        return http_error(
+            httpexceptions.HTTPNotFound(), errno=ERRORS.INVALID_RESOURCE_ID, details=details
+        )
+
+    def _current_object(self, object_id: str | None) -> dict[str, Any] | None:
+        if object_id is None or not self._id_generator_match(object_id):
+            return None
+        try:
+            return self.model.get_object(object_id)
+        except ObjectNotFoundError:
+            return None
+
+    def _authorize(
+        self, permission: str, object_missing: bool = False, uri: str | None = None
+    ) -> None:
+        if permission == "create":
+            uri = self.plural_uri
+        self.shared_ids = authorization.authorize(
+            self.request,
+            self.name,
+            uri or (self.plural_uri if self.on_plural else self.object_uri),
+            permission,
+            plural_uri=self.plural_uri,
+            on_plural=self.on_plural,
+            object_missing=object_missing,
+        )
+
+    def _add_cache_headers(self) -> None:
+        response = self.request.response
+        expires = self.request.registry.settings.get(f"{self.name}_cache_expires_seconds")
+        if expires and self.request.prefixed_userid is None:
+            response.cache_expires(seconds=int(expires))
+        else:
+            response.cache_control.no_cache = True
+            response.cache_control.no_store = True
+
+    def _timestamp_headers(self, timestamp: int) -> None:
+        preconditions.add_timestamp_headers(self.request.response, timestamp)
+
+    def _notify(
+        self,
+        action: ACTIONS,
+        data: dict[str, Any] | list[dict[str, Any]],
+        old: dict[str, Any] | list[dict[str, Any]] | None = None,
+    ) -> None:
+        new_objects = data if isinstance(data, list) else [data]
+        old_objects = old if isinstance(old, list) else [old] * len(new_objects)
+        self.on_changed(action, new_objects, old_objects)
+        resource_data = {"uri": self.object_uri if not self.on_plural else self.plural_uri}
+        resource_data.update(self.resource_data())
+        if not self.on_plural and self.object_id:
+            resource_data[f"{self.name}_id"] = self.object_id
+        notify_resource_event(
+            self.request,
+            parent_id=self.model.parent_id,
+            timestamp=self.model.timestamp(),
+            data=data,
+            action=action,
+            old=old,
+            resource_name=self.name,
+            resource_data=resource_data,
+        )
+
+    def _envelope(self, obj: dict[str, Any]) -> dict[str, Any]:
+        data = dict(obj)
+        permissions = data.pop(PERMISSIONS_FIELD, None)
+        result: dict[str, Any] = {"data": data}
+        if permissions is not None:
+            result["permissions"] = {perm: sorted(p) for perm, p in permissions.items() if p}
+        return result
+
+    def _validate_data(self, data: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return self.schema().deserialize(data)
+        except colander.Invalid as error:
+            for field, message in sorted(error.asdict().items()):
+                raise_invalid(
+                    self.request, location="body", name=f"data.{field}", description=message
+                )
+        raise AssertionError("unreachable")
+
+    def _new_permissions(
+        self, payload: dict[str, Any], existing: dict[str, list[str]] | None, replace_all: bool
+    ) -> dict[str, list[str]]:
+        """Permissions to store: listed ones replaced; with PUT, unlisted ones emptied."""
+        given = {k: v for k, v in (payload.get("permissions") or {}).items() if v is not None}
+        if replace_all and given:
+            for permission in self.permissions:
+                given.setdefault(permission, [])
+        return given
+
+    def _keep_client_timestamp(self, new: dict[str, Any], old: dict[str, Any] | None) -> None:
+        """A client's ``last_modified`` survives only if it is a newer integer."""
+        value = new.get("last_modified")
+        if not is_valid_timestamp(value) or (old is not None and value <= old["last_modified"]):
+            new.pop("last_modified", None)
+
+    def _prepare(
+        self, new: dict[str, Any], old: dict[str, Any] | None, permissions: dict[str, list[str]]
+    ) -> dict[str, Any]:
+        self._keep_client_timestamp(new, old)
+        new = self._validate_data(new)
+        new = self.process_object(new, old)
+        if permissions:
+            new[PERMISSIONS_FIELD] = permissions
+        return new
+
+    # --- Plural endpoint -------------------------------------------------------
+
+    def _list_query(self) -> ListQuery:
+        query = parse_list_query(self.request)
+        if self.shared_ids is not None:
+            query.filters.insert(0, Filter("id", self.shared_ids, COMPARISON.IN))
+        return query
+
+    def plural_get(self) -> dict[str, Any]:
+        self._authorize("read")
+        self.check_parents_exist()
+        timestamp = self.model.timestamp()
+        self._timestamp_headers(timestamp)
+        self._add_cache_headers()
+        preconditions.raise_304_if_not_modified(self.request, timestamp)
+        preconditions.raise_412_if_modified(self.request, {}, timestamp)
+        query = self._list_query()
+        headers = self.request.response.headers
+        if self.request.method == "HEAD":
+            count = self.model.count_objects(query.filters)
+            headers["Total-Objects"] = headers["Total-Records"] = str(count)
+            return {"data": []}
+        rules, offset = pagination.rules_from_token(
+            self.request, query.token, query.sorting, "last_modified"
+        )
+        objects = self.model.get_objects(
+            query.filters, query.sorting, rules, query.limit + 1, query.filters_on_timestamp
+        )
+        if len(objects) > query.limit:
+            objects = objects[: query.limit]
+            headers["Next-Page"] = pagination.next_page_url(
+                self.request, query.sorting, query.limit, objects[-1], offset + len(objects)
+            )
+        if query.fields:
+            fields = [*query.fields, "id", "last_modified", "deleted"]
+            objects = [dict_subset(obj, fields) for obj in objects]
+        return {"data": objects}
+
+    def plural_post(self) -> dict[str, Any]:
+        payload = bodies.parse_object_body(self.request, self.permissions)
+        new = dict(payload.get("data") or {})
+        object_id = new.get("id")
+        existing = None
+        if object_id is not None:
+            self._raise_400_if_invalid_id(object_id)
+            existing = self._current_object(object_id)
+        if existing is not None:
+            self._authorize("read", uri=self.model.object_uri(object_id))
+        else:
+            self._authorize("create")
+        self.check_parents_exist()
+        timestamp = existing["last_modified"] if existing else self.model.timestamp()
+        preconditions.raise_412_if_modified(self.request, existing, timestamp)
+        if existing is not None:
+            obj = self.model.annotate(existing)
+            action = ACTIONS.READ
+        else:
+            permissions = self._new_permissions(payload, None, replace_all=False)
+            new = self._prepare(new, None, permissions)
+            try:
+                obj = self.model.create_object(new)
+            except UnicityError as error:
+                # Created meanwhile by a concurrent request: answer like a retry would.
+                obj = self.model.annotate(error.existing or self.model.get_object(new["id"]))
+                action = ACTIONS.READ
+            else:
+                self.request.response.status_code = 201
+                action = ACTIONS.CREATE
+        self._timestamp_headers(obj["last_modified"])
+        envelope = self._envelope(obj)
+        if action is ACTIONS.CREATE:
+            self.object_id = obj["id"]
+            self.on_plural = False
+            self._notify(action, envelope["data"])
+            self.on_plural = True
+        return envelope
+
+    def plural_delete(self) -> dict[str, Any]:
+        self._authorize("write")
+        self.check_parents_exist()
+        preconditions.raise_412_if_modified(self.request, {}, self.model.timestamp())
+        query = self._list_query()
+        rules, offset = pagination.rules_from_token(
+            self.request, query.token, query.sorting, "last_modified"
+        )
+        old = self.model.get_objects(query.filters, query.sorting, rules, query.limit + 1, False)
+        deleted = self.model.delete_objects(query.filters, query.sorting, rules, query.limit)
+        if deleted:
+            if len(old) > query.limit:
+                self.request.response.headers["Next-Page"] = pagination.next_page_url(
+                    self.request, query.sorting, query.limit, deleted[-1], offset + len(deleted)
+                )
+            self._timestamp_headers(max(obj["last_modified"] for obj in deleted))
+            by_id = {obj["id"]: obj for obj in old}
+            self._notify(ACTIONS.DELETE, deleted, [by_id.get(obj["id"], {}) for obj in deleted])
+        else:
+            self._timestamp_headers(self.model.timestamp())
+        return {"data": deleted}
+
+    # --- Object endpoint -------------------------------------------------------
+
+    def get(self) -> dict[str, Any]:
+        self._authorize("read")
+        self.check_parents_exist()
+        self._raise_400_if_invalid_id(self.object_id)
+        obj = self._current_object(self.object_id)
+        if obj is None:
+            raise self._404_for_object()
+        self._timestamp_headers(obj["last_modified"])
+        self._add_cache_headers()
+        preconditions.raise_304_if_not_modified(self.request, obj["last_modified"])
+        preconditions.raise_412_if_modified(self.request, obj, obj["last_modified"])
+        fields = parse_fields(self.request, request_GET(self.request))
+        annotated = self.model.annotate(obj)
+        envelope = self._envelope(annotated)
+        if fields:
+            envelope["data"] = dict_subset(envelope["data"], [*fields, "id", "last_modified"])
+        return envelope
+
+    def put(self) -> dict[str, Any]:
+        existing = self._current_object(self.object_id)
+        if_none_match = preconditions.conditions(self.request)[1]
+        if existing is None or if_none_match == preconditions.ANY:
+            self._authorize("create")
+        else:
+            self._authorize("write")
+        self.check_parents_exist()
+        self._raise_400_if_invalid_id(self.object_id)
+        payload = bodies.parse_object_body(self.request, self.permissions)
+        timestamp = existing["last_modified"] if existing else self.model.timestamp()
+        preconditions.raise_412_if_modified(self.request, existing, timestamp)
+        new = dict(payload["data"]) if "data" in payload else dict(existing or {})
+        new.setdefault("id", self.object_id)
+        if new["id"] != self.object_id:
+            raise_invalid(
+                self.request,
+                name="data.id",
+                description="Object id does not match existing object",
+            )
+        permissions = self._new_permissions(payload, None, replace_all=True)
+        new = self._prepare(new, existing, permissions)
+        if existing is not None:
+            obj = self.model.update_object(new)
+            action = ACTIONS.UPDATE
+        else:
+            try:
+                obj = self.model.create_object(new)
+            except UnicityError:
+                obj = self.model.update_object(new)
+            self.request.response.status_code = 201
+            action = ACTIONS.CREATE
+        self._timestamp_headers(obj["last_modified"])
+        envelope = self._envelope(obj)
+        self._notify(action, envelope["data"], existing)
+        return envelope
+
+    def _patch_format(self) -> str:
+        content_type = self.request.content_type
+        return content_type if content_type in (JSON_PATCH, MERGE_PATCH) else bodies.JSON
+
+    def patch(self) -> dict[str, Any]:
+        existing = self._current_object(self.object_id)
+        self._authorize("write", object_missing=existing is None)
+        self.check_parents_exist()
+        self._raise_400_if_invalid_id(self.object_id)
+        if existing is None:
+            raise self._404_for_object()
+        patch_format = self._patch_format()
+        payload = bodies.parse_object_body(self.request, self.permissions, patch_format)
+        preconditions.raise_412_if_modified(self.request, existing, existing["last_modified"])
+        if not payload:
+            raise_invalid(
+                self.request,
+                name="data",
+                description="Provide at least one of data or permissions",
+            )
+        current_permissions = {
+            perm: sorted(p)
+            for perm, p in self.request.registry.permission.get_object_permissions(
+                self.object_uri
+            ).items()
+        }
+        if patch_format == JSON_PATCH:
+            try:
+                updated, permissions = apply_json_patch_to_object(
+                    dict(existing), current_permissions, payload
+                )
+            except PatchError as error:
+                raise_invalid(
+                    self.request,
+                    location="body",
+                    description=f"JSON Patch operation failed: {error}",
+                )
+            changes = {k: v for k, v in updated.items() if existing.get(k) != v}
+            permissions = {
+                perm: permissions.get(perm, []) for perm in {*permissions, *current_permissions}
+            }
+        elif patch_format == MERGE_PATCH:
+            changes = payload.get("data") or {}
+            updated = merge_patch(existing, changes)
+            merged = merge_patch(current_permissions, payload.get("permissions") or {})
+            permissions = {perm: merged.get(perm, []) for perm in self.permissions}
+            if not payload.get("permissions"):
+                permissions = {}
+        else:
+            changes = payload.get("data") or {}
+            updated = {**existing, **changes}
+            permissions = self._new_permissions(payload, None, replace_all=False)
+
+        for field in self.readonly_fields:
+            if field in changes and existing.get(field, changes[field]) != changes[field]:
+                raise_invalid(self.request, name=field, description=f"Cannot modify {field}")
+        updated.setdefault("id", self.object_id)
+        if updated["id"] != self.object_id:
+            raise_invalid(
+                self.request,
+                name="data.id",
+                description="Object id does not match existing object",
+            )
+        new = self._prepare(updated, existing, permissions)
+        changed_fields = [k for k in changes if existing.get(k) != new.get(k)]
+        obj = self.model.update_object(new)
+        self._timestamp_headers(obj["last_modified"])
+        envelope = self._envelope(obj)
+        behavior = self.request.headers.get("Response-Behavior", "full").lower()
+        if behavior == "light":
+            envelope["data"] = {k: obj[k] for k in changed_fields if k in obj}
+        elif behavior == "diff":
+            envelope["data"] = {
+                k: obj[k] for k in changed_fields if k in obj and changes.get(k) != obj[k]
+            }
+        self._notify(ACTIONS.UPDATE, self._envelope(obj)["data"], existing)
+        return envelope
+
+    def delete(self) -> dict[str, Any]:
+        existing = self._current_object(self.object_id)
+        self._authorize("write", object_missing=existing is None)
+        self.check_parents_exist()
+        self._raise_400_if_invalid_id(self.object_id)
+        if existing is None:
+            raise self._404_for_object()
+        preconditions.raise_412_if_modified(self.request, existing, existing["last_modified"])
+        raw = request_GET(self.request).get("last_modified")
+        last_modified = None
+        if raw is not None:
+            if not raw.isdigit() or not is_valid_timestamp(int(raw)):
+                raise_invalid(
+                    self.request,
+                    location="querystring",
+                    name="last_modified",
+                    description="Invalid value for last_modified",
+                )
+            if int(raw) > existing["last_modified"]:
+                last_modified = int(raw)
+        try:
+            deleted = self.model.delete_object(existing, last_modified=last_modified)
+        except ObjectNotFoundError:
+            raise self._404_for_object() from None
+        self._timestamp_headers(deleted["last_modified"])
+        self._notify(ACTIONS.DELETE, deleted, existing)
+        return {"data": deleted}
+
+
+def _view(resource_class: type[Resource], handler: str):
+    def view(request: Request) -> dict[str, Any]:
+        bodies.check_accept(request)
+        return getattr(resource_class(request), handler)()
+
+    view.__name__ = f"{resource_class.name}_{handler}"
+    return view
+
+
+def register(config: Configurator, resource_class: type[Resource]) -> None:
+    """Declare the plural and object services of ``resource_class``."""
+    settings = config.get_settings()
+    readonly = settings["readonly"]
+    name = resource_class.name
+    endpoints = {
+        "plural": (
+            resource_class.plural_path,
+            {"GET": "plural_get", "POST": "plural_post", "DELETE": "plural_delete"},
+        ),
+        "object": (
+            resource_class.object_path,
+            {"GET": "get", "PUT": "put", "PATCH": "patch", "DELETE": "delete"},
+        ),
+    }
+    for kind, (path, handlers) in endpoints.items():
+        service = Service(name=f"{name}-{kind}", path=path)
+        for method, handler in handlers.items():
+            enabled = settings.get(f"{kind}_{name}_{method.lower()}_enabled", True)
+            if readonly and method not in ("GET", "HEAD"):
+                continue
+            if str(enabled).lower() in ("false", "0", "no", "off"):
+                continue
+            service.add_view(method, _view(resource_class, handler))
+        config.add_cornice_service(service)

@@ -1,0 +1,84 @@
+"""Conditional requests: ``If-Match`` / ``If-None-Match`` with quoted timestamps.
+
+ETags are the quoted ``last_modified`` of the object (or of the list).  A
+stale ``If-Match`` is a 412 errno 114 carrying the current object; a matching
+``If-None-Match`` on a read is a 304; ``If-None-Match: *`` means create-only and
+``If-Match: *`` means "must exist".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyramid.httpexceptions import HTTPNotModified, HTTPPreconditionFailed
+from pyramid.request import Request
+from pyramid.response import Response
+
+from kinto_clone.core.errors import ERRORS, http_error, raise_invalid
+
+ANY = "*"
+
+
+def _parse(request: Request, header: str) -> int | str | None:
+    raw = request.headers.get(header)
+    if raw is None:
+        return None
+    value = raw.strip()
+    if value == ANY:
+        return ANY
+    if len(value) >= 2 and value[0] == value[-1] == '"' and value[1:-1].isdigit():
+        return int(value[1:-1])
+    raise_invalid(
+        request, location="header", name=header, description=f"Invalid value for {header}"
+    )
+    return None
+
+
+def conditions(request: Request) -> tuple[int | str | None, int | str | None]:
+    """``(if_match, if_none_match)`` parsed once; malformed values are 400."""
+    cached = request.environ.get("kinto_clone.preconditions")
+    if cached is None:
+        cached = (_parse(request, "If-Match"), _parse(request, "If-None-Match"))
+        request.environ["kinto_clone.preconditions"] = cached
+    return cached
+
+
+def add_timestamp_headers(response: Response, timestamp: int) -> None:
+    response.last_modified = timestamp / 1000.0
+    response.headers["ETag"] = f'"{timestamp}"'
+
+
+def raise_304_if_not_modified(request: Request, current_timestamp: int) -> None:
+    _, if_none_match = conditions(request)
+    if isinstance(if_none_match, int) and if_none_match == current_timestamp:
+        response = HTTPNotModified()
+        add_timestamp_headers(response, current_timestamp)
+        raise response
+
+
+def raise_412_if_modified(
+    request: Request, obj: dict[str, Any] | None, current_timestamp: int
+) -> None:
+    """Check preconditions against ``obj`` (``None`` when it does not exist).
+
+    Plural endpoints pass ``{}``: a list always exists.
+    """
+    if_match, if_none_match = conditions(request)
+    exists = obj is not None
+    if (if_none_match == ANY and exists) or (if_match is not None and not exists):
+        failed = True
+    elif isinstance(if_match, int):
+        failed = if_match != current_timestamp
+    else:
+        failed = False
+    if not failed:
+        return
+    details = {"existing": obj} if obj else {}
+    response = http_error(
+        HTTPPreconditionFailed(),
+        errno=ERRORS.MODIFIED_MEANWHILE,
+        message="Resource was modified meanwhile",
+        details=details,
+    )
+    add_timestamp_headers(response, current_timestamp)
+    raise response

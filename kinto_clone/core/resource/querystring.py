@@ -1,0 +1,195 @@
+"""Parsing of list querystrings: filters, sorting, limit, fields and tokens.
+
+Values are parsed JSON-first like Kinto (``?n=2`` is the integer 2, ``?n="2"``
+the string) and every malformed parameter is a 400 errno 107 naming it, never a
+500.  The result is a :class:`ListQuery` the resource hands to the model.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from pyramid.request import Request
+
+from kinto_clone.core.errors import raise_invalid, request_GET, send_alert
+from kinto_clone.core.storage import COMPARISON, Filter, Sort
+
+MAX_BIG_INTEGER = 2**63 - 1
+TIMESTAMP_PARAMS = {"_since": COMPARISON.GT, "_before": COMPARISON.LT, "_to": COMPARISON.LT}
+RESERVED_PARAMS = {"_limit", "_sort", "_token", "_fields"}
+_PREFIXES = {operator.name.lower(): operator for operator in COMPARISON}
+_FILTER_RE = re.compile(
+    r"^(" + "|".join(sorted(_PREFIXES, key=len, reverse=True)) + r")_([\w.]+)$"
+)
+_SORT_RE = re.compile(r"^([-+]?)([\w.]+)$")
+_FIELD_RE = re.compile(r"^[\w.]+$")
+
+
+@dataclass
+class ListQuery:
+    filters: list[Filter] = field(default_factory=list)
+    sorting: list[Sort] = field(default_factory=list)
+    limit: int = 0
+    token: str | None = None
+    fields: list[str] | None = None
+
+    @property
+    def filters_on_timestamp(self) -> bool:
+        """Lists filtered on ``last_modified`` include tombstones (sync)."""
+        return any(f.field == "last_modified" for f in self.filters)
+
+
+def native_value(value: str) -> Any:
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+def has_null_character(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, list):
+        return any(has_null_character(v) for v in value)
+    if isinstance(value, dict):
+        return any(has_null_character(k) or has_null_character(v) for k, v in value.items())
+    return False
+
+
+def is_valid_timestamp(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_BIG_INTEGER
+
+
+def _invalid(request: Request, name: str, description: str | None = None) -> None:
+    raise_invalid(
+        request,
+        location="querystring",
+        name=name,
+        description=description or f"Invalid value for {name}",
+    )
+
+
+def _timestamp(request: Request, name: str, raw: str) -> int | None:
+    """A timestamp parameter: an integer, its ETag form ``"123"``, or ``null``."""
+    value = raw.strip()
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        value = value[1:-1]
+    if value == "null":
+        return None
+    if not value.isdigit() or not is_valid_timestamp(int(value)):
+        _invalid(request, name)
+    return int(value)
+
+
+def _comma_list(raw: str) -> list[str]:
+    return [part.strip() for part in raw.split(",") if part.strip()]
+
+
+def parse_limit(request: Request, params: Any) -> int:
+    """``_limit``, capped by ``paginate_by`` and ``storage_max_fetch_size``."""
+    settings = request.registry.settings
+    paginate_by = settings["paginate_by"]
+    max_fetch = settings["storage_max_fetch_size"]
+    limit = paginate_by
+    raw = params.get("_limit")
+    if raw is not None:
+        stripped = raw.strip()
+        if not stripped.isdigit() or int(stripped) > MAX_BIG_INTEGER:
+            _invalid(request, "_limit")
+        limit = int(stripped)
+        if paginate_by:
+            limit = min(limit, paginate_by)
+    return min(limit, max_fetch) if limit else max_fetch
+
+
+def parse_fields(request: Request, params: Any) -> list[str] | None:
+    raw = params.get("_fields")
+    if raw is None:
+        return None
+    fields = _comma_list(raw)
+    for name in fields:
+        if not _FIELD_RE.match(name):
+            _invalid(request, "_fields")
+    return fields
+
+
+def parse_filters(
+    request: Request, params: Any, id_field: str, modified_field: str
+) -> list[Filter]:
+    filters = []
+    for raw_name, raw_value in params.items():
+        name = raw_name.strip()
+        if "\x00" in name or "\x00" in raw_value:
+            _invalid(request, name, "Invalid character 0x00")
+        if name in TIMESTAMP_PARAMS:
+            if name == "_to":
+                send_alert(request, "_to is now deprecated, you should use _before instead")
+            value = _timestamp(request, name, raw_value)
+            filters.append(Filter(modified_field, value, TIMESTAMP_PARAMS[name]))
+            continue
+        if name.startswith("_"):
+            continue
+        match = _FILTER_RE.match(name)
+        if match:
+            operator, field_name = _PREFIXES[match.group(1)], match.group(2)
+        else:
+            operator, field_name = COMPARISON.EQ, name
+        if not _FIELD_RE.match(field_name):
+            _invalid(request, name, f"Unknown filter field '{name}'")
+
+        value: Any
+        if operator in (COMPARISON.IN, COMPARISON.EXCLUDE):
+            value = [native_value(part) for part in _comma_list(raw_value)]
+        elif operator in (COMPARISON.CONTAINS, COMPARISON.CONTAINS_ANY):
+            if field_name in (id_field, modified_field):
+                _invalid(request, name, f"Field '{field_name}' is not an array")
+            parsed = native_value(raw_value)
+            value = parsed if isinstance(parsed, list) else [parsed]
+        elif field_name == id_field and operator is not COMPARISON.HAS:
+            value = raw_value
+        elif field_name == modified_field and operator is not COMPARISON.HAS:
+            value = _timestamp(request, name, raw_value)
+        else:
+            value = native_value(raw_value)
+
+        if operator is COMPARISON.LIKE and not isinstance(value, str):
+            _invalid(request, name)
+        if operator in (COMPARISON.IN, COMPARISON.EXCLUDE):
+            if field_name == id_field:
+                value = [str(v) if not isinstance(v, str) else v for v in value]
+            elif field_name == modified_field and not all(is_valid_timestamp(v) for v in value):
+                _invalid(request, name)
+        if has_null_character(value):
+            _invalid(request, name, "Invalid character 0x00")
+        filters.append(Filter(field_name, value, operator))
+    return filters
+
+
+def parse_sorting(request: Request, params: Any, modified_field: str) -> list[Sort]:
+    """``_sort=a,-b``; ``-last_modified`` is appended as the keyset tie-breaker."""
+    sorting = []
+    raw = params.get("_sort")
+    for item in _comma_list(raw) if raw is not None else []:
+        match = _SORT_RE.match(item)
+        if not match:
+            _invalid(request, "_sort", f"Unknown sort field '{item}'")
+        sorting.append(Sort(match.group(2), -1 if match.group(1) == "-" else 1))
+    if not any(sort.field == modified_field for sort in sorting):
+        sorting.append(Sort(modified_field, -1))
+    return sorting
+
+
+def parse_list_query(
+    request: Request, id_field: str = "id", modified_field: str = "last_modified"
+) -> ListQuery:
+    params = request_GET(request)
+    return ListQuery(
+        filters=parse_filters(request, params, id_field, modified_field),
+        sorting=parse_sorting(request, params, modified_field),
+        limit=parse_limit(request, params),
+        token=params.get("_token"),
+        fields=parse_fields(request, params),
+    )

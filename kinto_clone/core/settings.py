@@ -1,0 +1,130 @@
+"""Settings: Kinto's names and defaults, read once at start-up.
+
+Inis written for Kinto use ``kinto.<name>`` keys; environment variables
+``KINTO_<NAME>`` override them (applied by :mod:`kinto_clone.configuration` before
+the app is built).  :func:`load_settings` strips the prefix, fills defaults and
+converts types, so the rest of the code reads ``settings["paginate_by"]`` as an
+``int | None`` and never parses strings per request.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyramid.settings import asbool, aslist
+
+EVERYONE = "system.Everyone"
+AUTHENTICATED = "system.Authenticated"
+
+DEFAULT_SETTINGS: dict[str, Any] = {
+    "backoff": None,
+    "backoff_percentage": None,
+    "batch_max_requests": 25,
+    "bucket_create_principals": AUTHENTICATED,
+    "bucket_id_generator": "kinto.views.NameGenerator",
+    "cache_backend": "kinto.core.cache.memory",
+    "cache_hosts": "",
+    "cache_max_size_bytes": 524288,
+    "cache_prefix": "",
+    "cache_url": "",
+    "collection_id_generator": "kinto.views.NameGenerator",
+    "cors_max_age_seconds": 3600,
+    "cors_origins": "*",
+    "default_bucket_hmac_secret": "",
+    "eos": None,
+    "eos_message": None,
+    "eos_url": None,
+    "error_info_link": "https://github.com/Kinto/kinto/issues/",
+    "event_listeners": "",
+    "experimental_collection_schema_validation": False,
+    "experimental_permissions_endpoint": False,
+    "explicit_permissions": True,
+    "group_id_generator": "kinto.views.NameGenerator",
+    "heartbeat_timeout_seconds": 10,
+    "http_host": None,
+    "http_scheme": None,
+    "id_generator": "kinto.core.storage.generators.UUID4",
+    "includes": "",
+    "multiauth.policies": "",
+    "multiauth.policy.basicauth.use": "kinto.core.authentication.BasicAuthAuthenticationPolicy",
+    "paginate_by": None,
+    "pagination_token_validity_seconds": 600,
+    "permission_backend": "kinto.core.permission.memory",
+    "permission_url": "",
+    "permissions_read_principals": EVERYONE,
+    "project_docs": "https://kinto.readthedocs.io/",
+    "project_name": "kinto",
+    "project_version": "",
+    "readonly": False,
+    "record_id_generator": "kinto.views.RelaxedUUID",
+    "retry_after_seconds": 3,
+    "root_cache_expires_seconds": 86400,
+    "skip_schema_check": False,
+    "storage_backend": "kinto.core.storage.memory",
+    "storage_max_fetch_size": 10000,
+    "storage_url": "",
+    "trailing_slash_redirect_enabled": True,
+    "trailing_slash_redirect_ttl_seconds": 3600,
+    "userid_hmac_secret": "",
+    "version_json_path": "version.json",
+    "version_prefix_redirect_enabled": True,
+    "version_prefix_redirect_ttl_seconds": -1,
+}
+
+_BOOLEANS = {name for name, value in DEFAULT_SETTINGS.items() if isinstance(value, bool)}
+_INTEGERS = {
+    "batch_max_requests",
+    "cache_max_size_bytes",
+    "cors_max_age_seconds",
+    "heartbeat_timeout_seconds",
+    "pagination_token_validity_seconds",
+    "retry_after_seconds",
+    "root_cache_expires_seconds",
+    "storage_max_fetch_size",
+    "trailing_slash_redirect_ttl_seconds",
+    "version_prefix_redirect_ttl_seconds",
+}
+_OPTIONAL_INTEGERS = {"backoff", "backoff_percentage", "paginate_by"}
+
+PREFIX = "kinto."
+
+
+def _coerce(name: str, value: Any) -> Any:
+    if name in _BOOLEANS:
+        return asbool(value)
+    if name in _INTEGERS:
+        return int(value)
+    if name in _OPTIONAL_INTEGERS:
+        return None if value in (None, "", "None") else int(value)
+    return value
+
+
+def load_settings(raw: dict[str, Any]) -> dict[str, Any]:
+    """Return settings keyed without the ``kinto.`` prefix, defaults filled in.
+
+    Both spellings are kept (``kinto.paginate_by`` and ``paginate_by``) because
+    plugins written for Kinto read either.
+    """
+    settings = dict(DEFAULT_SETTINGS)
+    for key, value in raw.items():
+        name = key[len(PREFIX) :] if key.startswith(PREFIX) else key
+        settings[name] = value
+    for name in list(settings):
+        try:
+            settings[name] = _coerce(name, settings[name])
+        except (TypeError, ValueError) as error:
+            raise ValueError(
+                f"Setting {PREFIX}{name}: invalid value {settings[name]!r}"
+            ) from error
+    settings["includes"] = aslist(settings["includes"])
+    settings["multiauth.policies"] = aslist(settings["multiauth.policies"])
+    settings["cors_origins"] = aslist(settings["cors_origins"])
+    for name in list(settings):
+        if not name.startswith(PREFIX):
+            settings[PREFIX + name] = settings[name]
+    return settings
+
+
+def principals_setting(settings: dict[str, Any], name: str) -> set[str]:
+    """A ``*_principals`` setting as a set (space or newline separated)."""
+    return set(aslist(settings.get(name) or ""))

@@ -1,0 +1,1 @@
+"""Views that every deployment has, whatever objects it stores."""

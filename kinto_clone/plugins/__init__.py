@@ -1,0 +1,1 @@
+"""Optional features, each enabled by naming it in ``kinto.includes``."""

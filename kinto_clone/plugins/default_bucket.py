@@ -1,0 +1,152 @@
+"""The personal ``default`` bucket (``kinto.plugins.default_bucket``).
+
+``/buckets/default/...`` is an alias of a bucket whose id is derived from the
+user id (an HMAC with ``kinto.default_bucket_hmac_secret``, shaped as a UUID), so
+each user finds the same bucket from any device without knowing its id.  The
+bucket and the collection named in the URL are created on first use, then the
+request is re-dispatched on the real URL within the same transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from pyramid import httpexceptions
+from pyramid.config import Configurator
+from pyramid.request import Request
+from pyramid.response import Response
+
+from kinto_clone.core.authentication import hmac_digest
+from kinto_clone.core.events import ACTIONS, notify_resource_event
+from kinto_clone.core.resource.model import Model
+from kinto_clone.core.storage import UnicityError
+
+
+def default_bucket_id(request: Request) -> str:
+    secret = request.registry.settings["default_bucket_hmac_secret"]
+    digest = hmac_digest(secret, request.prefixed_userid)
+    return str(uuid.UUID(digest[:32]))
+
+
+def _create_if_missing(
+    request: Request,
+    resource_name: str,
+    parent_id: str,
+    plural_uri: str,
+    object_id: str,
+    payload: dict[str, str],
+) -> None:
+    created = request.environ.setdefault("kinto_clone.default_bucket.created", set())
+    uri = f"{plural_uri}/{object_id}"
+    if uri in created:
+        return
+    created.add(uri)
+    registry = request.registry
+    model = Model(
+        storage=registry.storage,
+        permission=registry.permission,
+        id_generator=registry.id_generators.for_type(resource_name),
+        resource_name=resource_name,
+        parent_id=parent_id,
+        plural_uri=plural_uri,
+        principals=request.prefixed_principals,
+        current_principal=request.prefixed_userid,
+        explicit_permissions=registry.settings["explicit_permissions"],
+    )
+    if resource_name == "collection" and not model.id_generator.match(object_id):
+        return  # Let the real request answer with its own validation error.
+    try:
+        obj = model.create_object({"id": object_id})
+    except UnicityError:
+        return
+    obj.pop(model.permissions_field, None)
+    notify_resource_event(
+        request,
+        parent_id=parent_id,
+        timestamp=obj["last_modified"],
+        data=obj,
+        action=ACTIONS.CREATE,
+        resource_name=resource_name,
+        resource_data={"uri": uri, **payload, f"{resource_name}_id": object_id},
+    )
+
+
+def _rewritten_body(request: Request, bucket_id: str) -> bytes:
+    """A body naming the bucket ``default`` is rewritten with its real id."""
+    raw = request.body
+    try:
+        body = json.loads(raw)
+        body["data"]["id"] = body["data"]["id"].replace("default", bucket_id)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return raw
+    return json.dumps(body).encode("utf-8")
+
+
+def default_bucket(request: Request) -> Response:
+    if request.method == "OPTIONS":
+        path = request.path.replace("/buckets/default", "/buckets/unknown", 1)
+        return request.invoke_subrequest(
+            _subrequest(request, path, request.body), use_tweens=False
+        )
+    if request.prefixed_userid is None:
+        raise httpexceptions.HTTPForbidden()
+    bucket_id = request.default_bucket_id
+    bucket_uri = f"/buckets/{bucket_id}"
+    subpath = request.matchdict.get("subpath", "")
+    is_bucket_put = request.method == "PUT" and not subpath
+    if not is_bucket_put:
+        _create_if_missing(request, "bucket", "", "/buckets", bucket_id, {})
+    parts = subpath.strip("/").split("/")
+    if len(parts) >= 2 and parts[0] == "collections" and parts[1]:
+        is_collection_put = request.method == "PUT" and len(parts) == 2
+        if not is_collection_put:
+            _create_if_missing(
+                request,
+                "collection",
+                bucket_uri,
+                f"{bucket_uri}/collections",
+                parts[1],
+                {"bucket_id": bucket_id},
+            )
+    prefix = f"/{request.registry.route_prefix}"
+    path = f"{prefix}{bucket_uri}" + (f"/{subpath}" if subpath else "")
+    return request.invoke_subrequest(
+        _subrequest(request, path, _rewritten_body(request, bucket_id)), use_tweens=False
+    )
+
+
+def _subrequest(request: Request, path: str, body: bytes) -> Request:
+    query = request.query_string
+    subrequest = Request.blank(
+        path + (f"?{query}" if query else ""),
+        base_url=request.application_url,
+        method=request.method,
+        headers=dict(request.headers),
+        POST=body if body else None,
+    )
+    if not body:
+        subrequest.body = b""
+    subrequest.registry = request.registry
+    subrequest.parent = request
+    return subrequest
+
+
+def add_bucket_to_hello(request: Request, user: dict[str, Any]) -> None:
+    user["bucket"] = request.default_bucket_id
+
+
+def includeme(config: Configurator) -> None:
+    config.add_request_method(default_bucket_id, reify=True)
+    config.registry.hello_user_hooks.append(add_bucket_to_hello)
+    config.add_route("default_bucket_collection", "/buckets/default/{subpath:.*}")
+    config.add_route("default_bucket", "/buckets/default")
+    config.add_view(default_bucket, route_name="default_bucket")
+    config.add_view(default_bucket, route_name="default_bucket_collection")
+    config.add_api_capability(
+        "default_bucket",
+        description="The default bucket is an alias for a personal bucket where "
+        "collections are created implicitly.",
+        url="https://kinto.readthedocs.io/en/latest/api/1.x/buckets.html#personal-bucket-default",
+    )

@@ -1,0 +1,38 @@
+"""Buckets: the top of the tree; deleting one removes everything inside."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kinto_clone.core.events import ACTIONS
+from kinto_clone.core.resource import Resource
+
+
+class Bucket(Resource):
+    name = "bucket"
+    plural_path = "/buckets"
+    object_path = "/buckets/{id}"
+    permissions = ("read", "write", "collection:create", "group:create")
+
+    def on_changed(
+        self,
+        action: ACTIONS,
+        new_objects: list[dict[str, Any]],
+        old_objects: list[dict[str, Any] | None],
+    ) -> None:
+        if action is not ACTIONS.DELETE:
+            return
+        storage = self.request.registry.storage
+        permission = self.request.registry.permission
+        for bucket in new_objects:
+            uri = f"/buckets/{bucket['id']}"
+            groups = storage.list_all("group", uri)
+            for group in groups:
+                permission.remove_principal(f"{uri}/groups/{group['id']}")
+            for parent in (uri, f"{uri}/*"):
+                storage.delete_all(None, parent, with_deleted=False)
+                storage.purge_deleted(None, parent)
+            permission.delete_object_permissions(f"{uri}/*")
+
+
+RESOURCE = Bucket

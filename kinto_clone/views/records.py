@@ -1,0 +1,33 @@
+"""Records: the synced data, inside a collection inside a bucket."""
+
+from __future__ import annotations
+
+from kinto_clone.core.resource import Resource
+from kinto_clone.views import object_exists_or_404
+
+
+class Record(Resource):
+    name = "record"
+    plural_path = "/buckets/{bucket_id}/collections/{collection_id}/records"
+    object_path = "/buckets/{bucket_id}/collections/{collection_id}/records/{id}"
+
+    def get_parent_id(self) -> str:
+        return (
+            f"/buckets/{self.matchdict['bucket_id']}/collections/{self.matchdict['collection_id']}"
+        )
+
+    def check_parents_exist(self) -> None:
+        bucket_id = self.matchdict["bucket_id"]
+        object_exists_or_404(self.request, "bucket", bucket_id, "")
+        object_exists_or_404(
+            self.request, "collection", self.matchdict["collection_id"], f"/buckets/{bucket_id}"
+        )
+
+    def resource_data(self) -> dict[str, str]:
+        return {
+            "bucket_id": self.matchdict["bucket_id"],
+            "collection_id": self.matchdict["collection_id"],
+        }
+
+
+RESOURCE = Record
