@@ -71,3 +71,4 @@ def includeme(config: Configurator) -> None:
     config.add_tween("kinto_clone.core.tweens.headers_tween_factory")
     config.include("kinto_clone.core.redirects")
     config.include("kinto_clone.core.views.utility", route_prefix=registry.route_prefix)
+    config.include("kinto_clone.core.views.batch", route_prefix=registry.route_prefix)

@@ -13,8 +13,18 @@ from pyramid.request import Request
 from kinto_clone.core.settings import AUTHENTICATED, EVERYONE
 
 
-def prefixed_userid(request: Request) -> str | None:
+def _same_credentials_parent(request: Request) -> Request | None:
+    """The parent request (batch, default bucket) when it authenticates alike."""
     parent = getattr(request, "parent", None)
+    if parent is not None and parent.headers.get("Authorization") == request.headers.get(
+        "Authorization"
+    ):
+        return parent
+    return None
+
+
+def prefixed_userid(request: Request) -> str | None:
+    parent = _same_credentials_parent(request)
     if parent is not None:
         return parent.prefixed_userid
     return request.registry.authentication.identify(request)
@@ -22,7 +32,7 @@ def prefixed_userid(request: Request) -> str | None:
 
 def prefixed_principals(request: Request) -> list[str]:
     """The user id first, then its groups, ``system.Authenticated``, ``system.Everyone``."""
-    parent = getattr(request, "parent", None)
+    parent = _same_credentials_parent(request)
     if parent is not None:
         return parent.prefixed_principals
     userid = request.prefixed_userid

@@ -1,0 +1,160 @@
+"""``POST /v1/batch``: several requests in one round trip and one transaction.
+
+Sub-requests run without tweens, inside the batch's transaction: they commit
+together.  A sub-request answered with a 409 or a 5xx makes the whole batch
+fail with that error, and nothing is kept; other 4xx answers are reported in
+their slot and the rest of the batch is kept (Kinto's rules).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+from urllib.parse import unquote
+
+from pyramid.config import Configurator
+from pyramid.request import Request, apply_request_extensions
+from pyramid.response import Response
+
+from kinto_clone.core.errors import raise_invalid
+from kinto_clone.core.resource.body import read_json_body
+from kinto_clone.core.service import Service
+
+batch = Service(name="batch", path="/batch", description="Batch operations")
+
+METHODS = ("GET", "HEAD", "DELETE", "TRACE", "POST", "PUT", "PATCH")
+REQUEST_KEYS = {"method", "path", "headers", "body"}
+
+
+def merge_defaults(target: dict[str, Any], defaults: dict[str, Any]) -> None:
+    """Fill what ``target`` lacks from ``defaults``, recursively for objects."""
+    for key, value in defaults.items():
+        if key not in target:
+            target[key] = value
+        elif isinstance(target[key], dict) and isinstance(value, dict):
+            merge_defaults(target[key], value)
+
+
+def _invalid(request: Request, name: str, description: str) -> None:
+    raise_invalid(request, location="body", name=name, description=description)
+
+
+def _check_spec(request: Request, name: str, spec: Any, path_required: bool) -> None:
+    if not isinstance(spec, dict):
+        _invalid(request, name, "should be an object")
+    unknown = set(spec) - REQUEST_KEYS
+    if unknown:
+        _invalid(request, name, f"Unrecognized keys: {', '.join(sorted(unknown))}")
+    if "method" in spec and spec["method"] not in METHODS:
+        _invalid(request, f"{name}.method", f"should be one of {', '.join(METHODS)}")
+    path = spec.get("path")
+    if path is None and path_required:
+        _invalid(request, f"{name}.path", "Required")
+    if path is not None and (not isinstance(path, str) or not path.startswith("/")):
+        _invalid(request, f"{name}.path", "should be a string starting with /")
+    headers = spec.get("headers", {})
+    if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
+        _invalid(request, f"{name}.headers", "should be an object of strings")
+    if "body" in spec and not isinstance(spec["body"], dict):
+        _invalid(request, f"{name}.body", "should be an object")
+
+
+def parse_batch(request: Request) -> list[dict[str, Any]]:
+    body = read_json_body(request)
+    if not isinstance(body, dict):
+        _invalid(request, "requests", "Required")
+    unknown = set(body) - {"defaults", "requests"}
+    if unknown:
+        _invalid(request, ", ".join(sorted(unknown)), "Unrecognized key")
+    defaults = body.get("defaults", {})
+    _check_spec(request, "defaults", defaults, path_required=False)
+    specs = body.get("requests")
+    if not isinstance(specs, list):
+        _invalid(request, "requests", "Required")
+    limit = request.registry.settings["batch_max_requests"]
+    if limit and len(specs) > limit:
+        _invalid(request, "requests", f"Number of requests is limited to {limit}")
+    for index, spec in enumerate(specs):
+        if isinstance(spec, dict):
+            merge_defaults(spec, json.loads(json.dumps(defaults)))
+        _check_spec(request, f"requests.{index}", spec, path_required=True)
+    prefix = f"/{request.registry.route_prefix}"
+    for spec in specs:
+        path = spec["path"].split("?")[0]
+        if path.rstrip("/") in ("/batch", f"{prefix}/batch"):
+            _invalid(request, "requests", "Recursive call on /batch endpoint is forbidden.")
+    return specs
+
+
+def build_subrequest(parent: Request, spec: dict[str, Any]) -> Request:
+    prefix = f"/{parent.registry.route_prefix}"
+    path = spec["path"]
+    if not (path == prefix or path.startswith(prefix + "/")):
+        path = prefix + path
+    headers = dict(parent.headers)
+    headers.update(spec.get("headers") or {})
+    headers.pop("Content-Length", None)
+    body = spec.get("body")
+    payload = b""
+    if body is not None:
+        headers.setdefault("Content-Type", "application/json")
+        payload = json.dumps(body).encode("utf-8")
+    subrequest = Request.blank(
+        path, headers=headers, method=spec.get("method") or "GET", base_url=parent.application_url
+    )
+    subrequest.body = payload
+    subrequest.registry = parent.registry
+    subrequest.parent = parent
+    apply_request_extensions(subrequest)
+    return subrequest
+
+
+def _invoke(request: Request, subrequest: Request) -> tuple[Response, Request]:
+    try:
+        response = request.invoke_subrequest(subrequest, use_tweens=False)
+    except Exception:
+        # Render it with the same exception views as a top-level request.
+        response = subrequest.invoke_exception_view(sys.exc_info())
+    # Follow one redirection (trailing slash, version prefix), as a client would.
+    if response.status_code in (301, 302, 307, 308) and response.location:
+        location = response.location
+        redirected = build_subrequest(
+            request, {"method": subrequest.method, "path": location.split(request.host_url, 1)[-1]}
+        )
+        redirected.body = subrequest.body
+        redirected.content_type = subrequest.content_type
+        return _invoke(request, redirected)
+    return response, subrequest
+
+
+def _describe(response: Response, subrequest: Request) -> dict[str, Any]:
+    body: Any = ""
+    if subrequest.method != "HEAD" and response.body:
+        try:
+            body = response.json
+        except ValueError:
+            body = response.text
+    return {
+        "status": response.status_code,
+        "path": unquote(subrequest.path),
+        "headers": dict(response.headers),
+        "body": body,
+    }
+
+
+@batch.post()
+def post_batch(request: Request) -> dict[str, Any]:
+    responses = []
+    for spec in parse_batch(request):
+        subrequest = build_subrequest(request, spec)
+        response, subrequest = _invoke(request, subrequest)
+        if response.status_code == 409 or response.status_code >= 500:
+            # The batch is one transaction: this failure undoes all of it.
+            raise response
+        responses.append(_describe(response, subrequest))
+    return {"responses": responses}
+
+
+def includeme(config: Configurator) -> None:
+    config.add_cornice_service(batch)
