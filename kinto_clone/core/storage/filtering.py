@@ -1,0 +1,212 @@
+"""Filters and sorts evaluated in Python on plain JSON objects.
+
+The memory backend answers every query with these functions (the resource layer
+may use them too).  They reproduce what Kinto's PostgreSQL backend does with
+``jsonb`` columns, so that a client sees the same objects in the same order
+whichever backend runs:
+
+* Values of different JSON types never raise when compared: they are ordered
+  ``null < string < number < boolean < array < object``, PostgreSQL's ``jsonb``
+  order, which Kinto's memory backend emulates too.  Arrays compare by length
+  first, then element by element; objects by number of keys, then key/value pair
+  by pair (keys shorter first, then by code point), again as ``jsonb`` does.
+  Strings compare by code point, where PostgreSQL would use the database collation.
+* An absent field (:data:`~kinto_clone.core.storage.MISSING`) is greater than
+  every value, like SQL ``NULL`` under ``NULLS LAST``: ``gt``/``min`` filters
+  match objects lacking the field, ``lt``/``max`` filters and ``==`` do not,
+  ``!=`` does.  ``MISSING`` given as a filter *value* (pagination tokens of
+  objects lacking the sort field) follows from the same order: ``== MISSING``
+  means "absent", ``< MISSING`` "present".
+* ``like`` is case-insensitive, anchored, with ``*`` as its only wildcard (all
+  other characters are literal); without any ``*`` it matches a substring.
+  Non-string values are matched against their JSON text, as PostgreSQL's
+  ``->>`` would render them; ``null`` and absent fields never match.
+* ``contains``/``contains_any`` only match array fields; a scalar value stands
+  for a one-element list.  Elements are compared by JSON equality.
+"""
+
+from __future__ import annotations
+
+import json
+import operator
+import re
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+from kinto_clone.core.storage import COMPARISON, DEFAULT_ID_FIELD, MISSING, Filter, Object, Sort
+
+__all__ = [
+    "compile_filters",
+    "compile_rules",
+    "find_value",
+    "order_key",
+    "pattern_matcher",
+    "sort_objects",
+]
+
+Predicate = Callable[[Object], bool]
+T = TypeVar("T")
+
+# Ranks of the JSON types in PostgreSQL's jsonb order; an absent field comes last.
+_NULL, _STRING, _NUMBER, _BOOLEAN, _ARRAY, _OBJECT, _ABSENT = range(7)
+
+
+def find_value(obj: Object, path: str) -> Any:
+    """The value at the dotted ``path`` in ``obj``, or ``MISSING``.
+
+    Keys may contain dots themselves (``{"a.b": 1}``): the longest key matching
+    a prefix of the path is followed, as Kinto's memory backend does.
+    """
+    if path in obj:
+        return obj[path]
+    parts = path.split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        head = ".".join(parts[:cut])
+        if head in obj:
+            child = obj[head]
+            if isinstance(child, dict):
+                return find_value(child, ".".join(parts[cut:]))
+            return MISSING
+    return MISSING
+
+
+def order_key(value: Any) -> tuple:
+    """A key giving any JSON value (or ``MISSING``) its place in the jsonb order.
+
+    Equal keys mean equal JSON values (``1 == 1.0`` but ``1 != true``), so the
+    key also serves for equality and membership tests.
+    """
+    if value is MISSING:
+        return (_ABSENT,)
+    if value is None:
+        return (_NULL,)
+    if isinstance(value, bool):
+        return (_BOOLEAN, value)
+    if isinstance(value, int | float):
+        return (_NUMBER, value)
+    if isinstance(value, str):
+        return (_STRING, value)
+    if isinstance(value, list | tuple):
+        return (_ARRAY, len(value), tuple(order_key(item) for item in value))
+    if isinstance(value, dict):
+        pairs = sorted(value.items(), key=lambda pair: (len(pair[0].encode()), pair[0]))
+        keyed = tuple((len(key.encode()), key, order_key(item)) for key, item in pairs)
+        return (_OBJECT, len(value), keyed)
+    raise TypeError(f"{value!r} is not a JSON value")
+
+
+def pattern_matcher(pattern: str) -> Callable[[str], bool]:
+    """A test for strings matching ``pattern``, where ``*`` stands for any text.
+
+    Used for ``parent_id`` patterns such as ``/buckets/b/collections/*``.
+    """
+    if "*" not in pattern:
+        return lambda candidate: candidate == pattern
+    regex = _wildcard_regex(pattern, re.DOTALL)
+    return lambda candidate: regex.fullmatch(candidate) is not None
+
+
+def compile_filters(filters: Iterable[Filter], id_field: str = DEFAULT_ID_FIELD) -> Predicate:
+    """A predicate true for objects matching every filter.
+
+    Values are prepared once (keys, sets, regexps) so that evaluating the
+    predicate over thousands of objects stays cheap.
+    """
+    tests = [_compile(one, id_field) for one in filters]
+    return lambda obj: all(test(obj) for test in tests)
+
+
+def compile_rules(
+    rules: Iterable[Iterable[Filter]], id_field: str = DEFAULT_ID_FIELD
+) -> Predicate:
+    """A predicate true for objects matching at least one list of filters.
+
+    That is the shape of keyset pagination rules: "same values on the first sort
+    fields and after the last object on the next one", for each prefix.
+    """
+    alternatives = [compile_filters(rule, id_field) for rule in rules]
+    return lambda obj: any(alternative(obj) for alternative in alternatives)
+
+
+def sort_objects(
+    items: Iterable[T], sorting: Iterable[Sort], object_of: Callable[[T], Object]
+) -> list[T]:
+    """``items`` ordered by ``sorting``; ``object_of`` gives the object of an item.
+
+    One stable pass per field, from the last to the first, so earlier fields
+    win and ties keep their incoming order.  Absent fields come last in
+    ascending order and first in descending order, like PostgreSQL's defaults.
+    """
+    result = list(items)
+    for field, direction in reversed(list(sorting)):
+        result.sort(key=_field_key(field, object_of), reverse=direction < 0)
+    return result
+
+
+def _field_key(field: str, object_of: Callable[[T], Object]) -> Callable[[T], tuple]:
+    return lambda item: order_key(find_value(object_of(item), field))
+
+
+def _compile(one: Filter, id_field: str) -> Predicate:
+    field, value, op = one
+    if field == id_field and isinstance(value, int) and not isinstance(value, bool):
+        # Ids are strings, but ``?id=42`` parses as a number.
+        value = str(value)
+
+    def found(obj: Object) -> Any:
+        return find_value(obj, field)
+
+    match op:
+        case COMPARISON.HAS:
+            wanted = bool(value)
+            return lambda obj: (found(obj) is not MISSING) == wanted
+        case COMPARISON.IN | COMPARISON.EXCLUDE:
+            keys = {order_key(item) for item in value}
+            if op is COMPARISON.IN:
+                return lambda obj: order_key(found(obj)) in keys
+            return lambda obj: order_key(found(obj)) not in keys
+        case COMPARISON.LIKE:
+            text = str(value)
+            regex = _wildcard_regex(text if "*" in text else f"*{text}*", re.I | re.DOTALL)
+
+            def like(obj: Object) -> bool:
+                rendered = _as_text(found(obj))
+                return rendered is not None and regex.fullmatch(rendered) is not None
+
+            return like
+        case COMPARISON.CONTAINS | COMPARISON.CONTAINS_ANY:
+            items = value if isinstance(value, list | tuple) else [value]
+            wanted_keys = [order_key(item) for item in items]
+            combine = all if op is COMPARISON.CONTAINS else any
+
+            def contains(obj: Object) -> bool:
+                array = found(obj)
+                if not isinstance(array, list):
+                    return False
+                present = {order_key(item) for item in array}
+                return combine(key in present for key in wanted_keys)
+
+            return contains
+    compare = {
+        COMPARISON.EQ: operator.eq,
+        COMPARISON.NOT: operator.ne,
+        COMPARISON.LT: operator.lt,
+        COMPARISON.MAX: operator.le,
+        COMPARISON.GT: operator.gt,
+        COMPARISON.MIN: operator.ge,
+    }[op]
+    reference = order_key(value)
+    return lambda obj: compare(order_key(found(obj)), reference)
+
+
+def _wildcard_regex(pattern: str, flags: int) -> re.Pattern[str]:
+    return re.compile(".*".join(re.escape(part) for part in pattern.split("*")), flags)
+
+
+def _as_text(value: Any) -> str | None:
+    """The text ``like`` matches against: PostgreSQL's ``->>`` rendering."""
+    if value is MISSING or value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False)
