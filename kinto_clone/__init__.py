@@ -5,7 +5,8 @@
 is composed in this order: the generic framework (:mod:`kinto_clone.core`),
 Kinto's permission inheritance, the plugins of ``kinto.includes`` (they may add
 routes that must win over the generic ones, like ``/buckets/default``), then
-Kinto's objects (:mod:`kinto_clone.views`).
+Kinto's objects (:mod:`kinto_clone.views`), the optional permissions endpoint and
+the JSON schemas of collections and buckets (:mod:`kinto_clone.schema_validation`).
 """
 
 from __future__ import annotations
@@ -29,4 +30,6 @@ def main(global_config: dict[str, Any] | None = None, **settings: Any) -> Router
     for plugin in config.get_settings()["includes"]:
         config.include(dotted.canonical_name(plugin), route_prefix=prefix)
     config.include("kinto_clone.views", route_prefix=prefix)
+    config.include("kinto_clone.views.permissions", route_prefix=prefix)
+    config.include("kinto_clone.schema_validation")
     return config.make_wsgi_app()

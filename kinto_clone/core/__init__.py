@@ -12,10 +12,12 @@ from importlib.metadata import version as package_version
 from typing import Any
 
 from pyramid.config import Configurator
+from pyramid.events import NewRequest
 
 from kinto_clone.core import backends, requests
 from kinto_clone.core.id_generators import setup_id_generators
 from kinto_clone.core.settings import load_settings
+from kinto_clone.core.tweens import ResponseHeaders
 
 HTTP_API_VERSION = "1.23"
 
@@ -55,6 +57,7 @@ def includeme(config: Configurator) -> None:
     registry.api_capabilities = {}
     registry.heartbeats = {}
     registry.hello_user_hooks = []
+    registry.object_validators = []
 
     config.add_directive("add_api_capability", add_api_capability)
     config.add_directive("add_heartbeat", add_heartbeat)
@@ -68,7 +71,10 @@ def includeme(config: Configurator) -> None:
     requests.setup_request_methods(config)
     config.include("kinto_clone.core.events")
     config.add_tween("kinto_clone.core.tweens.transaction_tween_factory")
-    config.add_tween("kinto_clone.core.tweens.headers_tween_factory")
+    config.add_tween("kinto_clone.core.tweens.end_of_service_tween_factory")
+    config.add_subscriber(ResponseHeaders(settings), NewRequest)
     config.include("kinto_clone.core.redirects")
     config.include("kinto_clone.core.views.utility", route_prefix=registry.route_prefix)
     config.include("kinto_clone.core.views.batch", route_prefix=registry.route_prefix)
+    config.include("kinto_clone.core.views.openapi", route_prefix=registry.route_prefix)
+    config.include("kinto_clone.core.listeners")

@@ -55,6 +55,15 @@ def is_granted(
     return request.registry.permission.check_permission(principals, bound)
 
 
+def may_read(request: Request, resource_name: str, object_uri: str) -> bool:
+    """True when the caller may read ``object_uri`` (inheritance included).
+
+    On a plural URI (``/buckets/b/collections``) this is the right to list it.
+    """
+    bound = request.registry.get_bound_permissions(object_uri, "read")
+    return is_granted(request, resource_name, bound, "read")
+
+
 def authorize(
     request: Request,
     resource_name: str,

@@ -48,9 +48,7 @@ class ResourceEvent:
         return f"<{name} action={self.payload['action']} uri={self.payload['uri']}>"
 
 
-class ResourceChanged(ResourceEvent):
-    """Objects were created, updated or deleted; not yet committed."""
-
+class _ChangeEvent(ResourceEvent):
     def __init__(
         self, payload: dict[str, Any], impacted_objects: list[dict[str, Any]], request: Request
     ) -> None:
@@ -58,8 +56,18 @@ class ResourceChanged(ResourceEvent):
         self.impacted_objects = impacted_objects
 
 
-class AfterResourceChanged(ResourceChanged):
-    """Same as :class:`ResourceChanged`, once committed (feeds, notifications)."""
+class ResourceChanged(_ChangeEvent):
+    """Objects were created, updated or deleted; not yet committed."""
+
+
+class AfterResourceChanged(_ChangeEvent):
+    """Same as :class:`ResourceChanged`, once committed (feeds, notifications).
+
+    A sibling of :class:`ResourceChanged`, not a subclass: Pyramid dispatches
+    events along the class hierarchy, so a subclass would reach every
+    ``ResourceChanged`` subscriber a second time, outside the transaction
+    (Kinto's two classes are unrelated too).
+    """
 
 
 class ServerFlushed:

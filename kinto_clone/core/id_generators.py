@@ -15,6 +15,7 @@ from kinto_clone.core import dotted
 from kinto_clone.core.storage.generators import Generator
 
 SUFFIX = "_id_generator"
+RECORD_SETTING = "record_id_generator"
 
 
 class IdGenerators:
@@ -53,10 +54,12 @@ def setup_id_generators(config: Configurator) -> None:
     for key, value in settings.items():
         if key.startswith("kinto.") or not key.endswith(SUFFIX) or key == "id_generator":
             continue
-        # Kinto 26.5.0 keeps its per-type defaults even when ``kinto.id_generator``
-        # is set, which contradicts its own tutorial (record ids stay UUIDs).  An
-        # explicit default here applies to every type without a setting of its own.
-        if explicitly_set("id_generator") and not explicitly_set(key):
+        # Kinto 26.5.0 keeps RelaxedUUID for records even when ``kinto.id_generator``
+        # is set, contradicting its own tutorial (which shows 8-character record
+        # ids).  Here an explicit ``kinto.id_generator`` replaces the record
+        # default; buckets, collections and groups keep their name generators so
+        # ``/buckets/default/collections/tasks`` still works.
+        if key == RECORD_SETTING and explicitly_set("id_generator") and not explicitly_set(key):
             continue
         by_type[key[: -len(SUFFIX)]] = _load(config, key, value)
     config.registry.id_generators = IdGenerators(default, by_type)

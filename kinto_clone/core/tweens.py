@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from pyramid import httpexceptions
+from pyramid.events import NewRequest
 from pyramid.registry import Registry
 from pyramid.request import Request
 from pyramid.response import Response
@@ -74,58 +75,61 @@ def transaction_tween_factory(handler: Handler, registry: Registry) -> Handler:
     return transaction_tween
 
 
-def headers_tween_factory(handler: Handler, registry: Registry) -> Handler:
-    """Security, CORS, back-off and end-of-service headers on every API response.
+class ResponseHeaders:
+    """Security, CORS and back-off headers on every API response, errors included.
 
-    Done once here rather than per view, so error responses (raised anywhere)
-    carry them too.  Settings are read once, when the app is built.
+    Added as a response callback from a ``NewRequest`` subscriber registered after
+    Cornice's: Cornice sets its own CORS headers in a callback, ours must run
+    last.  Settings are read once, when the app is built.
     """
-    settings = registry.settings
-    allowed_origins = set(settings["cors_origins"])
-    backoff = settings["backoff"]
-    backoff_percentage = settings["backoff_percentage"]
-    eos_date = settings["eos"]
-    eos = None
-    if eos_date:
-        eos = {
-            "deadline": datetime.fromisoformat(str(eos_date)).replace(tzinfo=UTC),
-            "message": settings["eos_message"],
-            "url": settings["eos_url"],
-        }
 
-    def headers_tween(request: Request) -> Response:
-        if eos is not None:
-            alert = {"code": "soft-eol", "message": eos["message"], "url": eos["url"]}
-            if datetime.now(UTC) >= eos["deadline"]:
-                alert["code"] = "hard-eol"
-                response = http_error(
-                    httpexceptions.HTTPGone(),
-                    errno=ERRORS.SERVICE_DEPRECATED,
-                    message="The service you are trying to connect no longer exists "
-                    "at this location.",
-                )
-            else:
-                response = handler(request)
-            response.headers["Alert"] = json.dumps(alert)
-        else:
-            response = handler(request)
+    def __init__(self, settings: dict) -> None:
+        self.allowed_origins = set(settings["cors_origins"])
+        self.backoff = settings["backoff"]
+        self.backoff_percentage = settings["backoff_percentage"]
 
+    def __call__(self, event: NewRequest) -> None:
+        event.request.add_response_callback(self.apply)
+
+    def apply(self, request: Request, response: Response) -> None:
         headers = response.headers
         headers.setdefault("Content-Security-Policy", CSP)
         headers.setdefault("X-Content-Type-Options", "nosniff")
-        if backoff is not None and (
-            backoff_percentage is None or random.random() * 100 < backoff_percentage
+        if self.backoff is not None and (
+            self.backoff_percentage is None or random.random() * 100 < self.backoff_percentage
         ):
-            headers["Backoff"] = str(backoff)
+            headers["Backoff"] = str(self.backoff)
         if response.content_type == "application/json" and not response.charset:
             response.charset = "UTF-8"
         headers["Access-Control-Expose-Headers"] = EXPOSED_HEADERS
         origin = request.headers.get("Origin")
-        if origin and ("*" in allowed_origins or origin in allowed_origins):
+        if origin and ("*" in self.allowed_origins or origin in self.allowed_origins):
             headers["Access-Control-Allow-Origin"] = origin
         else:
             for name in [h for h in headers if h.lower().startswith("access-control-allow")]:
                 del headers[name]
+
+
+def end_of_service_tween_factory(handler: Handler, registry: Registry) -> Handler:
+    """``Alert`` headers before ``kinto.eos``, then 410 errno 202 once it is past."""
+    settings = registry.settings
+    if not settings["eos"]:
+        return handler
+    deadline = datetime.fromisoformat(str(settings["eos"])).replace(tzinfo=UTC)
+    message, url = settings["eos_message"], settings["eos_url"]
+
+    def end_of_service_tween(request: Request) -> Response:
+        alert = {"code": "soft-eol", "message": message, "url": url}
+        if datetime.now(UTC) >= deadline:
+            alert["code"] = "hard-eol"
+            response = http_error(
+                httpexceptions.HTTPGone(),
+                errno=ERRORS.SERVICE_DEPRECATED,
+                message="The service you are trying to connect no longer exists at this location.",
+            )
+        else:
+            response = handler(request)
+        response.headers["Alert"] = json.dumps(alert)
         return response
 
-    return headers_tween
+    return end_of_service_tween

@@ -19,6 +19,7 @@ from pyramid.request import Request
 from pyramid.response import Response
 
 from kinto_clone.core.authentication import hmac_digest
+from kinto_clone.core.errors import raise_invalid
 from kinto_clone.core.events import ACTIONS, notify_resource_event
 from kinto_clone.core.resource.model import Model
 from kinto_clone.core.storage import UnicityError
@@ -55,8 +56,6 @@ def _create_if_missing(
         current_principal=request.prefixed_userid,
         explicit_permissions=registry.settings["explicit_permissions"],
     )
-    if resource_name == "collection" and not model.id_generator.match(object_id):
-        return  # Let the real request answer with its own validation error.
     try:
         obj = model.create_object({"id": object_id})
     except UnicityError:
@@ -74,12 +73,18 @@ def _create_if_missing(
 
 
 def _rewritten_body(request: Request, bucket_id: str) -> bytes:
-    """A body naming the bucket ``default`` is rewritten with its real id."""
+    """A body naming the bucket itself ``default`` gets its real id.
+
+    Only ``data.id == "default"`` is rewritten (Kinto replaces the substring, so
+    an id like ``default-1`` would be mangled).
+    """
     raw = request.body
     try:
         body = json.loads(raw)
-        body["data"]["id"] = body["data"]["id"].replace("default", bucket_id)
-    except (ValueError, KeyError, TypeError, AttributeError):
+        if body["data"]["id"] != "default":
+            return raw
+        body["data"]["id"] = bucket_id
+    except (ValueError, KeyError, TypeError):
         return raw
     return json.dumps(body).encode("utf-8")
 
@@ -100,6 +105,9 @@ def default_bucket(request: Request) -> Response:
         _create_if_missing(request, "bucket", "", "/buckets", bucket_id, {})
     parts = subpath.strip("/").split("/")
     if len(parts) >= 2 and parts[0] == "collections" and parts[1]:
+        generator = request.registry.id_generators.for_type("collection")
+        if not generator.match(parts[1]):
+            raise_invalid(request, location="path", description="Invalid collection id")
         is_collection_put = request.method == "PUT" and len(parts) == 2
         if not is_collection_put:
             _create_if_missing(
@@ -112,18 +120,19 @@ def default_bucket(request: Request) -> Response:
             )
     prefix = f"/{request.registry.route_prefix}"
     path = f"{prefix}{bucket_uri}" + (f"/{subpath}" if subpath else "")
-    return request.invoke_subrequest(
-        _subrequest(request, path, _rewritten_body(request, bucket_id)), use_tweens=False
-    )
+    body = request.body if subpath else _rewritten_body(request, bucket_id)
+    return request.invoke_subrequest(_subrequest(request, path, body), use_tweens=False)
 
 
 def _subrequest(request: Request, path: str, body: bytes) -> Request:
     query = request.query_string
+    # The body may have been rewritten: its length is recomputed.
+    headers = {k: v for k, v in request.headers.items() if k.lower() != "content-length"}
     subrequest = Request.blank(
         path + (f"?{query}" if query else ""),
         base_url=request.application_url,
         method=request.method,
-        headers=dict(request.headers),
+        headers=headers,
         POST=body if body else None,
     )
     if not body:

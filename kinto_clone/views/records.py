@@ -23,6 +23,10 @@ class Record(Resource):
             self.request, "collection", self.matchdict["collection_id"], f"/buckets/{bucket_id}"
         )
 
+    def parent_readers_scope(self) -> tuple[str, str]:
+        # Bucket readers may list its collections: a missing one is no secret to them.
+        return "collection", f"/buckets/{self.matchdict['bucket_id']}/collections"
+
     def resource_data(self) -> dict[str, str]:
         return {
             "bucket_id": self.matchdict["bucket_id"],

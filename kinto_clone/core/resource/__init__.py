@@ -79,7 +79,11 @@ class Resource:
 
     name: ClassVar[str]
     plural_path: ClassVar[str]
-    object_path: ClassVar[str]
+    object_path: ClassVar[str | None]
+    # Subsets offered by read-only resources (history, permissions); ``object_path
+    # = None`` declares no object endpoint at all.
+    plural_methods: ClassVar[tuple[str, ...]] = ("GET", "POST", "DELETE")
+    object_methods: ClassVar[tuple[str, ...]] = ("GET", "PUT", "PATCH", "DELETE")
     permissions: ClassVar[tuple[str, ...]] = ("read", "write")
     schema: ClassVar[type[colander.MappingSchema]] = ObjectSchema
     readonly_fields: ClassVar[tuple[str, ...]] = ()
@@ -114,6 +118,16 @@ class Resource:
     def check_parents_exist(self) -> None:
         """Raise a 404 naming the first missing parent."""
 
+    def parent_readers_scope(self) -> tuple[str, str] | None:
+        """``(resource name, plural uri)`` of the list holding the parent object,
+        or ``None`` when nobody may list it.
+
+        Callers who may read that list could see that the parent is missing, so
+        a refused request tells them (404 errno 111) rather than answering 403;
+        everyone else gets 403 whether the parent exists or not.
+        """
+        return None
+
     def process_object(self, new: dict[str, Any], old: dict[str, Any] | None) -> dict[str, Any]:
         """Last chance to validate or complete an object before it is stored."""
         return new
@@ -142,7 +156,7 @@ class Resource:
     def _raise_400_if_invalid_id(self, object_id: Any) -> None:
         if not self._id_generator_match(object_id):
             raise_invalid(
-                self.request, location="path", name="id", description="Invalid object id"
+                self.request, location="path", name=None, description="Invalid object id"
             )
 
     def _404_for_object(self) -> httpexceptions.HTTPException:
@@ -162,17 +176,26 @@ class Resource:
     def _authorize(
         self, permission: str, object_missing: bool = False, uri: str | None = None
     ) -> None:
+        # An explicit ``uri`` names one object (POST of an existing id needs
+        # ``read`` on that object): no list filtering applies to it.
+        on_plural = self.on_plural and uri is None
         if permission == "create":
             uri = self.plural_uri
-        self.shared_ids = authorization.authorize(
-            self.request,
-            self.name,
-            uri or (self.plural_uri if self.on_plural else self.object_uri),
-            permission,
-            plural_uri=self.plural_uri,
-            on_plural=self.on_plural,
-            object_missing=object_missing,
-        )
+        try:
+            self.shared_ids = authorization.authorize(
+                self.request,
+                self.name,
+                uri or (self.plural_uri if self.on_plural else self.object_uri),
+                permission,
+                plural_uri=self.plural_uri,
+                on_plural=on_plural,
+                object_missing=object_missing,
+            )
+        except httpexceptions.HTTPForbidden:
+            scope = self.parent_readers_scope()
+            if scope is not None and authorization.may_read(self.request, *scope):
+                self.check_parents_exist()
+            raise
 
     def _add_cache_headers(self) -> None:
         response = self.request.response
@@ -250,6 +273,9 @@ class Resource:
         self._keep_client_timestamp(new, old)
         new = self._validate_data(new)
         new = self.process_object(new, old)
+        # Checks contributed by plugins (JSON schemas...), after the object's own.
+        for validate in self.request.registry.object_validators:
+            new = validate(self, new, old)
         if permissions:
             new[PERMISSIONS_FIELD] = permissions
         return new
@@ -279,8 +305,15 @@ class Resource:
         rules, offset = pagination.rules_from_token(
             self.request, query.token, query.sorting, "last_modified"
         )
+        # Objects written since ``timestamp`` was read are left to the next poll
+        # (``_since=<this ETag>``): served now, they would be served twice.
+        up_to_etag = Filter("last_modified", timestamp, COMPARISON.MAX)
         objects = self.model.get_objects(
-            query.filters, query.sorting, rules, query.limit + 1, query.filters_on_timestamp
+            [*query.filters, up_to_etag],
+            query.sorting,
+            rules,
+            query.limit + 1,
+            query.filters_on_timestamp,
         )
         if len(objects) > query.limit:
             objects = objects[: query.limit]
@@ -342,12 +375,18 @@ class Resource:
         old = self.model.get_objects(query.filters, query.sorting, rules, query.limit + 1, False)
         deleted = self.model.delete_objects(query.filters, query.sorting, rules, query.limit)
         if deleted:
+            by_id = {obj["id"]: obj for obj in old}
             if len(old) > query.limit:
+                # The token holds the sort values of the last object as it was:
+                # its tombstone lacks the fields of ``_sort``.
                 self.request.response.headers["Next-Page"] = pagination.next_page_url(
-                    self.request, query.sorting, query.limit, deleted[-1], offset + len(deleted)
+                    self.request,
+                    query.sorting,
+                    query.limit,
+                    by_id.get(deleted[-1]["id"], deleted[-1]),
+                    offset + len(deleted),
                 )
             self._timestamp_headers(max(obj["last_modified"] for obj in deleted))
-            by_id = {obj["id"]: obj for obj in old}
             self._notify(ACTIONS.DELETE, deleted, [by_id.get(obj["id"], {}) for obj in deleted])
         else:
             self._timestamp_headers(self.model.timestamp())
@@ -390,7 +429,7 @@ class Resource:
         if new["id"] != self.object_id:
             raise_invalid(
                 self.request,
-                name="data.id",
+                name="id",
                 description="Object id does not match existing object",
             )
         permissions = self._new_permissions(payload, None, replace_all=True)
@@ -424,7 +463,8 @@ class Resource:
         patch_format = self._patch_format()
         payload = bodies.parse_object_body(self.request, self.permissions, patch_format)
         preconditions.raise_412_if_modified(self.request, existing, existing["last_modified"])
-        if not payload:
+        behavior = bodies.response_behavior(self.request)
+        if not payload and not isinstance(payload, list):  # ``[]`` is a valid JSON patch
             raise_invalid(
                 self.request,
                 name="data",
@@ -439,7 +479,7 @@ class Resource:
         if patch_format == JSON_PATCH:
             try:
                 updated, permissions = apply_json_patch_to_object(
-                    dict(existing), current_permissions, payload
+                    dict(existing), current_permissions, payload, self.permissions
                 )
             except PatchError as error:
                 raise_invalid(
@@ -470,7 +510,7 @@ class Resource:
         if updated["id"] != self.object_id:
             raise_invalid(
                 self.request,
-                name="data.id",
+                name="id",
                 description="Object id does not match existing object",
             )
         new = self._prepare(updated, existing, permissions)
@@ -478,7 +518,6 @@ class Resource:
         obj = self.model.update_object(new)
         self._timestamp_headers(obj["last_modified"])
         envelope = self._envelope(obj)
-        behavior = self.request.headers.get("Response-Behavior", "full").lower()
         if behavior == "light":
             envelope["data"] = {k: obj[k] for k in changed_fields if k in obj}
         elif behavior == "diff":
@@ -541,9 +580,15 @@ def register(config: Configurator, resource_class: type[Resource]) -> None:
             {"GET": "get", "PUT": "put", "PATCH": "patch", "DELETE": "delete"},
         ),
     }
+    methods = {"plural": resource_class.plural_methods, "object": resource_class.object_methods}
     for kind, (path, handlers) in endpoints.items():
+        if path is None:
+            continue
         service = Service(name=f"{name}-{kind}", path=path)
+        service.resource = resource_class  # Read by the OpenAPI description.
         for method, handler in handlers.items():
+            if method not in methods[kind]:
+                continue
             enabled = settings.get(f"{kind}_{name}_{method.lower()}_enabled", True)
             if readonly and method not in ("GET", "HEAD"):
                 continue

@@ -67,7 +67,8 @@ def build_token(
         if value is not MISSING:
             values[sort.field] = value
     token = {"last_object": values, "offset": offset, "nonce": nonce}
-    return base64.urlsafe_b64encode(json.dumps(token).encode("utf-8")).decode("ascii")
+    text = json.dumps(token, separators=(",", ":"))
+    return base64.urlsafe_b64encode(text.encode("utf-8")).decode("ascii")
 
 
 def _decode_token(token: str, sorting: list[Sort], modified_field: str) -> tuple[dict, int, str]:
@@ -107,7 +108,8 @@ def rules_from_token(
         if request.method == "DELETE" and request.registry.cache.delete(nonce) is None:
             error = "_token was already used or has expired."
     if error:
-        raise_invalid(request, location="querystring", name="_token", description=error)
+        # Kinto names no parameter here; clients only show the message.
+        raise_invalid(request, location="querystring", name=None, description=error)
     return pagination_rules(sorting, last_object), offset
 
 

@@ -133,12 +133,17 @@ def json_patch(document: Any, operations: list[dict[str, Any]]) -> Any:
 
 
 def apply_json_patch_to_object(
-    data: dict[str, Any], permissions: dict[str, list[str]], operations: list[Any]
+    data: dict[str, Any],
+    permissions: dict[str, list[str]],
+    operations: list[Any],
+    known_permissions: tuple[str, ...] = ("read", "write"),
 ) -> tuple[dict[str, Any], dict[str, list[str]]]:
-    """Kinto's flavour of RFC 6902: paths start with ``/data`` or ``/permissions``.
+    """Kinto's flavour of RFC 6902 on the document ``{"data", "permissions"}``.
 
     Permissions are exposed as ``/permissions/<perm>/<principal>`` members:
-    adding one grants, removing it revokes.
+    adding one grants, removing it revokes; a whole ``/permissions/<perm>`` may
+    also be replaced by a list of principals.  As in Kinto, operations on other
+    top-level members apply to a scratch copy and are dropped.
     """
     document: dict[str, Any] = {
         "data": data,
@@ -150,13 +155,13 @@ def apply_json_patch_to_object(
     for operation in operations:
         if not isinstance(operation, dict):
             raise PatchError("each operation must be an object")
-        path = operation.get("path")
-        tokens = _pointer(path)
-        if not tokens or tokens[0] not in ("data", "permissions"):
-            raise PatchError(f"path {path!r} must start with /data or /permissions")
-        if tokens[0] == "permissions" and len(tokens) == 3 and operation.get("op") == "add":
-            document["permissions"].setdefault(tokens[1], {})
-            operation = {**operation, "value": tokens[2]}
+        tokens = _pointer(operation.get("path"))
+        if tokens[:1] == ["permissions"] and len(tokens) >= 2:
+            if tokens[1] not in known_permissions:
+                raise PatchError(f"{tokens[1]!r} is not a permission here")
+            if len(tokens) == 3 and operation.get("op") == "add":
+                document["permissions"].setdefault(tokens[1], {})
+                operation = {**operation, "value": tokens[2]}
         prepared.append(operation)
     patched = json_patch(document, prepared)
     if not isinstance(patched.get("data"), dict) or not isinstance(
@@ -165,7 +170,11 @@ def apply_json_patch_to_object(
         raise PatchError("data and permissions must stay objects")
     new_permissions = {}
     for perm, principals in patched["permissions"].items():
-        if not isinstance(principals, dict):
-            raise PatchError(f"permissions of {perm!r} must be set member by member")
-        new_permissions[perm] = sorted(principals)
+        if perm not in known_permissions:
+            raise PatchError(f"{perm!r} is not a permission here")
+        if not isinstance(principals, dict | list) or not all(
+            isinstance(principal, str) for principal in principals
+        ):
+            raise PatchError(f"permissions of {perm!r} must be a list of principals")
+        new_permissions[perm] = sorted(set(principals))
     return patched["data"], new_permissions

@@ -29,7 +29,10 @@ def _parse(request: Request, header: str) -> int | str | None:
     if len(value) >= 2 and value[0] == value[-1] == '"' and value[1:-1].isdigit():
         return int(value[1:-1])
     raise_invalid(
-        request, location="header", name=header, description=f"Invalid value for {header}"
+        request,
+        location="header",
+        name=header,
+        description="The value should be integer between double quotes.",
     )
     return None
 
@@ -73,7 +76,9 @@ def raise_412_if_modified(
         failed = False
     if not failed:
         return
-    details = {"existing": obj} if obj else {}
+    # Kinto omits ``details`` when there is no current object to show (a
+    # missing object, or a list); clients test for ``details.existing``.
+    details = {"existing": obj} if obj else None
     response = http_error(
         HTTPPreconditionFailed(),
         errno=ERRORS.MODIFIED_MEANWHILE,

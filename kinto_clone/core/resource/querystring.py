@@ -19,13 +19,19 @@ from kinto_clone.core.storage import COMPARISON, Filter, Sort
 
 MAX_BIG_INTEGER = 2**63 - 1
 TIMESTAMP_PARAMS = {"_since": COMPARISON.GT, "_before": COMPARISON.LT, "_to": COMPARISON.LT}
+# Where Kinto's ``Alert`` about ``_to`` points (the version that deprecated it).
+TO_DEPRECATION_URL = (
+    "https://kinto.readthedocs.io/en/2.4.0/api/resource.html#list-of-available-url-parameters"
+)
 RESERVED_PARAMS = {"_limit", "_sort", "_token", "_fields"}
 _PREFIXES = {operator.name.lower(): operator for operator in COMPARISON}
 _FILTER_RE = re.compile(
     r"^(" + "|".join(sorted(_PREFIXES, key=len, reverse=True)) + r")_([\w.]+)$"
 )
-_SORT_RE = re.compile(r"^([-+]?)([\w.]+)$")
-_FIELD_RE = re.compile(r"^[\w.]+$")
+# Field names are free-form JSON keys (``my-field`` included), as in Kinto:
+# the storage layer passes them as parameters, never as SQL.
+_SORT_RE = re.compile(r"^([-+]?)(.+)$", re.DOTALL)
+_FIELD_RE = re.compile(r"^.+$", re.DOTALL)
 
 
 @dataclass
@@ -95,7 +101,7 @@ def parse_limit(request: Request, params: Any) -> int:
     max_fetch = settings["storage_max_fetch_size"]
     limit = paginate_by
     raw = params.get("_limit")
-    if raw is not None:
+    if raw is not None and raw.strip():  # ``_limit=`` is ignored, as by Kinto
         stripped = raw.strip()
         if not stripped.isdigit() or int(stripped) > MAX_BIG_INTEGER:
             _invalid(request, "_limit")
@@ -126,7 +132,11 @@ def parse_filters(
             _invalid(request, name, "Invalid character 0x00")
         if name in TIMESTAMP_PARAMS:
             if name == "_to":
-                send_alert(request, "_to is now deprecated, you should use _before instead")
+                send_alert(
+                    request,
+                    "_to is now deprecated, you should use _before instead",
+                    url=TO_DEPRECATION_URL,
+                )
             value = _timestamp(request, name, raw_value)
             filters.append(Filter(modified_field, value, TIMESTAMP_PARAMS[name]))
             continue

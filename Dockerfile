@@ -1,0 +1,23 @@
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1
+
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY kinto_clone ./kinto_clone
+COPY kinto ./kinto
+RUN pip install .
+COPY config ./config
+
+# An unprivileged user; config/data is where an embedded database would be written.
+RUN useradd --system --uid 10001 kinto \
+    && mkdir -p /app/config/data \
+    && chown kinto /app/config/data
+USER kinto
+
+EXPOSE 8888
+# Inside a container the server must listen on every interface, not only loopback.
+# Settings can be changed with KINTO_<NAME> environment variables.
+CMD ["kinto", "start", "--ini", "config/kinto.ini", "--host", "0.0.0.0", "--port", "8888"]

@@ -1,0 +1,1 @@
+"""Small plugins loaded by tests through ``kinto.includes``."""

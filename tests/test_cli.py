@@ -1,0 +1,207 @@
+"""The ``kinto`` command, run as users and scripts run it: a separate process."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import time
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.server import KintoServer, StartServer, kinto_command, write_ini
+
+pytestmark = pytest.mark.process
+
+FIXTURES = Path(__file__).parent / "fixtures"
+COMMANDS = (
+    "init",
+    "start",
+    "migrate",
+    "flush-cache",
+    "version",
+    "create-user",
+    "purge-deleted",
+)
+SECRET_LINE = re.compile(r"^kinto\.(userid|default_bucket)_hmac_secret = ([0-9a-f]{64})$", re.M)
+
+
+def kinto(*args: str, cwd: Path | None = None, input: str = "") -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KINTO_")}
+    return subprocess.run(
+        [*kinto_command(), *args],
+        cwd=cwd,
+        env=env,
+        input=input,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_help_lists_every_subcommand() -> None:
+    result = kinto("--help")
+    assert result.returncode == 0
+    for command in COMMANDS:
+        assert command in result.stdout
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_subcommand_takes_ini_and_verbosity(command: str) -> None:
+    result = kinto(command, "--help")
+    assert result.returncode == 0
+    for option in ("--ini", "-q", "-v"):
+        assert option in result.stdout
+
+
+def test_version() -> None:
+    result = kinto("version")
+    assert result.returncode == 0
+    assert result.stdout.strip() == metadata.version("kinto-clone")
+
+
+def test_init_writes_fresh_secrets(tmp_path: Path) -> None:
+    first, second = tmp_path / "one" / "kinto.ini", tmp_path / "two" / "kinto.ini"
+    assert kinto("init", "--backend", "memory", "--ini", str(first)).returncode == 0
+    assert kinto("init", "--backend", "memory", "--ini", str(second)).returncode == 0
+
+    first_secrets = SECRET_LINE.findall(first.read_text())
+    second_secrets = SECRET_LINE.findall(second.read_text())
+    assert [name for name, _ in first_secrets] == ["userid", "default_bucket"]
+    assert first_secrets[0][1] != first_secrets[1][1]
+    assert not {s for _, s in first_secrets} & {s for _, s in second_secrets}
+    assert "kinto.storage_backend = kinto.core.storage.memory" in first.read_text()
+
+
+def test_init_refuses_to_overwrite(tmp_path: Path) -> None:
+    path = tmp_path / "kinto.ini"
+    path.write_text("mine")
+    result = kinto("init", "--backend", "memory", "--ini", str(path))
+    assert result.returncode != 0
+    assert "already exists" in result.stderr
+    assert path.read_text() == "mine"
+
+
+def test_init_without_a_terminal_defaults_to_sqlite(tmp_path: Path) -> None:
+    path = tmp_path / "kinto.ini"
+    assert kinto("init", "--ini", str(path)).returncode == 0
+    text = path.read_text()
+    assert "kinto.storage_backend = kinto_clone.core.storage.sqlite" in text
+    assert "kinto.cache_backend = kinto_clone.core.cache.sqlite" in text
+    assert "kinto.storage_url = sqlite:///%(here)s/data/kinto.db" in text
+
+
+def test_init_postgresql_with_memory_cache(tmp_path: Path) -> None:
+    path = tmp_path / "kinto.ini"
+    args = ("init", "--backend", "postgresql", "--cache-backend", "memory", "--host", "0.0.0.0")
+    assert kinto(*args, "--ini", str(path)).returncode == 0
+    text = path.read_text()
+    assert "kinto.permission_backend = kinto.core.permission.postgresql" in text
+    assert "kinto.cache_backend = kinto.core.cache.memory" in text
+    assert "host = 0.0.0.0" in text
+
+
+def test_init_rejects_unknown_backends(tmp_path: Path) -> None:
+    result = kinto("init", "--backend", "mongodb", "--ini", str(tmp_path / "kinto.ini"))
+    assert result.returncode == 2
+    assert not (tmp_path / "kinto.ini").exists()
+
+
+def test_start_serves_an_initialised_ini(tmp_path: Path, start_server: StartServer) -> None:
+    path = tmp_path / "kinto.ini"
+    assert kinto("init", "--backend", "memory", "--ini", str(path)).returncode == 0
+    server = start_server(ini_path=path)
+    response = requests.get(server.url + "/v1/__lbheartbeat__", timeout=5)
+    assert response.status_code == 200
+    assert f"Serving on {server.url}" in server.output()
+
+
+def test_start_serves_an_ini_written_by_kinto(tmp_path: Path, start_server: StartServer) -> None:
+    path = Path(shutil.copy(FIXTURES / "kinto-26.5.0-memory.ini", tmp_path / "kinto.ini"))
+    server = start_server(ini_path=path)
+    hello = requests.get(server.url + "/v1/", timeout=5).json()
+    assert "accounts" in hello["capabilities"]
+
+
+def test_environment_overrides_a_setting(start_server: StartServer) -> None:
+    server = start_server(env={"KINTO_BATCH_MAX_REQUESTS": "7"})
+    hello = requests.get(server.url + "/v1/", timeout=5).json()
+    assert hello["settings"]["batch_max_requests"] == 7
+
+
+def test_reload_applies_a_changed_ini(tmp_path: Path, start_server: StartServer) -> None:
+    path = write_ini(tmp_path / "kinto.ini")
+    server = start_server(ini_path=path, options=["--reload"])
+    # The reloader polls every second and takes the ini's first modification time
+    # as its baseline: a change made before that first poll would go unnoticed.
+    time.sleep(2)
+    write_ini(path, {"kinto.batch_max_requests": "9"})
+
+    deadline = time.monotonic() + 20
+    seen = None
+    while time.monotonic() < deadline and seen != 9:
+        time.sleep(0.2)
+        try:
+            hello = requests.get(server.url + "/v1/", timeout=1).json()
+        except requests.RequestException:
+            continue
+        seen = hello["settings"]["batch_max_requests"]
+    assert seen == 9
+
+
+def test_live_server_answers(live_server: KintoServer) -> None:
+    response = requests.get(live_server.url + "/v1/__heartbeat__", timeout=5)
+    assert response.status_code == 200
+
+
+def test_start_rejects_another_application(tmp_path: Path) -> None:
+    path = tmp_path / "kinto.ini"
+    path.write_text("[app:main]\nuse = egg:somethingelse\n")
+    result = kinto("start", "--ini", str(path))
+    assert result.returncode == 1
+    assert "use = egg:somethingelse" in result.stderr
+
+
+def test_missing_ini_is_reported(tmp_path: Path) -> None:
+    result = kinto("migrate", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "config/kinto.ini" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("flush-cache",), ("migrate",), ("migrate", "--dry-run"), ("purge-deleted", "record", "0")],
+)
+def test_maintenance_commands_on_memory_backends(tmp_path: Path, args: tuple[str, ...]) -> None:
+    path = write_ini(tmp_path / "kinto.ini")
+    result = kinto(*args, "--ini", str(path))
+    assert result.returncode == 0, result.stderr
+
+
+def test_create_user_needs_the_accounts_plugin(tmp_path: Path) -> None:
+    path = write_ini(tmp_path / "kinto.ini")
+    result = kinto("create-user", "-u", "admin", "-p", "secret", "--ini", str(path))
+    assert result.returncode == 52
+
+
+def test_create_user_refuses_a_readonly_server(tmp_path: Path) -> None:
+    path = write_ini(tmp_path / "kinto.ini", {"kinto.readonly": "true"})
+    result = kinto("create-user", "-u", "admin", "-p", "secret", "--ini", str(path))
+    assert result.returncode == 51
+
+
+def test_create_user_aborted_without_input(tmp_path: Path) -> None:
+    path = write_ini(tmp_path / "kinto.ini", {"kinto.includes": "kinto.plugins.accounts"})
+    result = kinto("create-user", "--ini", str(path))
+    assert result.returncode == 53
+
+
+def test_create_user_with_accounts(tmp_path: Path) -> None:
+    path = write_ini(tmp_path / "kinto.ini", {"kinto.includes": "kinto.plugins.accounts"})
+    result = kinto("create-user", "-u", "admin", "-p", "secret", "--ini", str(path))
+    assert result.returncode == 0, result.stderr
+    assert "admin" in result.stdout
