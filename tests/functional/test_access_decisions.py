@@ -157,29 +157,31 @@ def test_authenticated_stranger_gets_403(shared: webtest.TestApp) -> None:
 
 
 # Every (method, existing path, similar unknown path) a stranger could try.
-PROBES = [
-    (method, B, "/v1/buckets/unknown") for method in ("GET", "PATCH", "DELETE")
-] + [
-    (method, existing, unknown)
-    for method in ("GET", "PUT", "PATCH", "DELETE")
-    for existing, unknown in [
-        (f"{B}/collections/c", f"{B}/collections/unknown"),
-        (f"{B}/collections/c", "/v1/buckets/unknown/collections/c"),
-        (f"{B}/groups/g", f"{B}/groups/unknown"),
-        (f"{B}/collections/c/records/r", f"{B}/collections/c/records/unknown"),
-        (f"{B}/collections/c/records/r", f"{B}/collections/unknown/records/r"),
-        (f"{B}/collections/c/records/r", "/v1/buckets/unknown/collections/c/records/r"),
+PROBES = (
+    [(method, B, "/v1/buckets/unknown") for method in ("GET", "PATCH", "DELETE")]
+    + [
+        (method, existing, unknown)
+        for method in ("GET", "PUT", "PATCH", "DELETE")
+        for existing, unknown in [
+            (f"{B}/collections/c", f"{B}/collections/unknown"),
+            (f"{B}/collections/c", "/v1/buckets/unknown/collections/c"),
+            (f"{B}/groups/g", f"{B}/groups/unknown"),
+            (f"{B}/collections/c/records/r", f"{B}/collections/c/records/unknown"),
+            (f"{B}/collections/c/records/r", f"{B}/collections/unknown/records/r"),
+            (f"{B}/collections/c/records/r", "/v1/buckets/unknown/collections/c/records/r"),
+        ]
     ]
-] + [
-    (method, existing, unknown)
-    for method in ("GET", "POST", "DELETE")
-    for existing, unknown in [
-        (f"{B}/collections", "/v1/buckets/unknown/collections"),
-        (f"{B}/groups", "/v1/buckets/unknown/groups"),
-        (f"{B}/collections/c/records", f"{B}/collections/unknown/records"),
-        (f"{B}/collections/c/records", "/v1/buckets/unknown/collections/c/records"),
+    + [
+        (method, existing, unknown)
+        for method in ("GET", "POST", "DELETE")
+        for existing, unknown in [
+            (f"{B}/collections", "/v1/buckets/unknown/collections"),
+            (f"{B}/groups", "/v1/buckets/unknown/groups"),
+            (f"{B}/collections/c/records", f"{B}/collections/unknown/records"),
+            (f"{B}/collections/c/records", "/v1/buckets/unknown/collections/c/records"),
+        ]
     ]
-]
+)
 
 
 @pytest.mark.clone_only

@@ -137,20 +137,21 @@ def test_a_deeply_nested_body_is_a_400(record: webtest.TestApp, depth: int) -> N
 def test_a_large_body_is_accepted(live_server: KintoServer) -> None:
     # Over HTTP: in-process, WebOb spools big bodies to temporary files that
     # WebTest never closes (ResourceWarning).
-    session = requests.Session()
-    session.auth = ("alice", "secret")
     url = f"{live_server.url}/v1/buckets/large/collections/c"
-    session.put(f"{live_server.url}/v1/buckets/large", timeout=10).raise_for_status()
-    session.put(url, timeout=10).raise_for_status()
     text = "x" * (4 * 1024 * 1024)
-    response = session.put(f"{url}/records/r", json={"data": {"text": text}}, timeout=30)
+    with requests.Session() as session:
+        session.auth = ("alice", "secret")
+        session.put(f"{live_server.url}/v1/buckets/large", timeout=10).raise_for_status()
+        session.put(url, timeout=10).raise_for_status()
+        response = session.put(f"{url}/records/r", json={"data": {"text": text}}, timeout=30)
     assert response.status_code == 201
     assert len(response.json()["data"]["text"]) == len(text)
 
 
 @pytest.mark.clone_only  # Kinto's memory backend stores them; PostgreSQL cannot.
 @pytest.mark.parametrize(
-    "raw", [b'{"data": {"a": "\\u0000"}}', b'{"data": {"a\\u0000": 1}}', b'{"data": {"a": ["\\u0000"]}}']
+    "raw",
+    [b'{"data": {"a": "\\u0000"}}', b'{"data": {"a\\u0000": 1}}', b'{"data": {"a": ["\\u0000"]}}'],
 )
 def test_nul_characters_in_bodies_are_a_400(record: webtest.TestApp, raw: bytes) -> None:
     detail = assert_invalid(send(record, "PUT", RECORD, raw))

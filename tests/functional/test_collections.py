@@ -108,7 +108,9 @@ def test_delete_removes_records_without_tombstones(tree: webtest.TestApp) -> Non
 
 def test_delete_removes_record_permissions(tree: webtest.TestApp) -> None:
     records = f"{COLLECTIONS}/c/records"
-    tree.put_json(f"{records}/shared", {"permissions": {"read": [principal("bob")]}}, headers=ALICE)
+    tree.put_json(
+        f"{records}/shared", {"permissions": {"read": [principal("bob")]}}, headers=ALICE
+    )
     tree.delete(f"{COLLECTIONS}/c", headers=ALICE)
     tree.put_json(f"{COLLECTIONS}/c", {}, headers=ALICE)
     tree.put_json(f"{records}/shared", {}, headers=ALICE, status=201)
@@ -145,7 +147,9 @@ def test_data_id_mismatch(tree: webtest.TestApp) -> None:
 
 def test_permissions_shown_to_direct_writers_only(tree: webtest.TestApp) -> None:
     tree.patch_json("/v1/buckets/b", {"permissions": {"write": [principal("bob")]}}, headers=ALICE)
-    tree.patch_json(f"{COLLECTIONS}/c", {"permissions": {"read": [principal("mary")]}}, headers=ALICE)
+    tree.patch_json(
+        f"{COLLECTIONS}/c", {"permissions": {"read": [principal("mary")]}}, headers=ALICE
+    )
     # Bob writes through the bucket: he may see and change the collection, not its ACL.
     assert tree.get(f"{COLLECTIONS}/c", headers=BOB).json["permissions"] == {}
     assert tree.get(f"{COLLECTIONS}/c", headers=MARY).json["permissions"] == {}

@@ -95,6 +95,7 @@ def test_concurrent_posts_while_polling(live_server: KintoServer) -> None:
     poller.stop.set()
     poller.join(timeout=60)
     poller.poll()  # Whatever was written after its last poll.
+    poller.session.close()
 
     statuses = Counter(status for writer in results for status, _, _ in writer)
     assert statuses == {201: WRITERS * POSTS_PER_WRITER}
@@ -114,4 +115,5 @@ def test_concurrent_posts_while_polling(live_server: KintoServer) -> None:
     listing = setup.get(records_url, timeout=30)
     assert listing.headers["ETag"] == f'"{max(all_timestamps)}"'
     head = setup.head(records_url, timeout=30)
+    setup.close()
     assert head.headers["Total-Objects"] == str(WRITERS * POSTS_PER_WRITER)

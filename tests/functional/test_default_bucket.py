@@ -125,7 +125,9 @@ def test_unknown_record_is_a_404(app: webtest.TestApp) -> None:
 
 
 def test_groups_in_the_default_bucket(app: webtest.TestApp) -> None:
-    app.put_json("/v1/buckets/default/groups/g", {"data": {"members": []}}, headers=ALICE, status=201)
+    app.put_json(
+        "/v1/buckets/default/groups/g", {"data": {"members": []}}, headers=ALICE, status=201
+    )
     groups = app.get(f"/v1/buckets/{default_bucket_id('alice')}/groups", headers=ALICE).json
     assert [group["id"] for group in groups["data"]] == ["g"]
 
@@ -142,9 +144,7 @@ def test_invalid_collection_id_is_a_400(app: webtest.TestApp) -> None:
 
 
 def test_if_none_match_star_on_the_implicit_bucket(app: webtest.TestApp) -> None:
-    response = app.get(
-        "/v1/buckets/default", headers={**ALICE, "If-None-Match": "*"}, status=412
-    )
+    response = app.get("/v1/buckets/default", headers={**ALICE, "If-None-Match": "*"}, status=412)
     assert response.json["details"]["existing"]["id"] == default_bucket_id("alice")
 
 

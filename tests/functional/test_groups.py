@@ -153,3 +153,30 @@ def test_group_of_another_bucket_is_unaffected_by_this_one(tree: webtest.TestApp
     principals = principals_of(tree, BOB)
     assert "/buckets/other/groups/friends" in principals
     assert GROUP_URI not in principals
+
+
+def test_invalid_group_id(tree: webtest.TestApp) -> None:
+    response = tree.put_json(f"{GROUPS}/in%20valid", {}, headers=ALICE, status=400)
+    assert response.json["message"] == "path: Invalid object id"
+    assert response.json["details"] == [
+        {"location": "path", "name": None, "description": "Invalid object id"}
+    ]
+
+
+def test_data_id_mismatch(tree: webtest.TestApp) -> None:
+    response = tree.put_json(f"{GROUPS}/g", {"data": {"id": "h"}}, headers=ALICE, status=400)
+    assert response.json["details"] == [
+        {
+            "location": "body",
+            "name": "id",
+            "description": "Object id does not match existing object",
+        }
+    ]
+
+
+def test_group_writers_see_the_permissions(tree: webtest.TestApp) -> None:
+    tree.put_json(f"{GROUPS}/friends", {"data": {"members": [principal("bob")]}}, headers=ALICE)
+    record = "/v1/buckets/b/collections/c/records/r"
+    tree.patch_json(record, {"permissions": {"write": [GROUP_URI]}}, headers=ALICE)
+    permissions = tree.get(record, headers=BOB).json["permissions"]
+    assert sorted(permissions["write"]) == sorted([GROUP_URI, principal("alice")])

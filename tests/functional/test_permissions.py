@@ -64,7 +64,9 @@ def attempt(app: webtest.TestApp, ability: str, headers: dict[str, str]) -> int:
 
 @pytest.mark.parametrize(("suffix", "permission"), list(INHERITANCE))
 def test_inheritance(tree: webtest.TestApp, suffix: str, permission: str) -> None:
-    tree.patch_json(f"{B}{suffix}", {"permissions": {permission: [principal("bob")]}}, headers=ALICE)
+    tree.patch_json(
+        f"{B}{suffix}", {"permissions": {permission: [principal("bob")]}}, headers=ALICE
+    )
     granted = INHERITANCE[(suffix, permission)]
     outcome = {ability: attempt(tree, ability, BOB) for ability in ABILITIES}
     expected = {ability: (ability in granted) for ability in ABILITIES}
@@ -96,7 +98,9 @@ def test_system_authenticated_grants_every_logged_in_user(tree: webtest.TestApp)
 
 def test_write_on_a_child_does_not_reveal_the_parent(tree: webtest.TestApp) -> None:
     tree.patch_json(
-        f"{B}/collections/c/records/r", {"permissions": {"write": [principal("bob")]}}, headers=ALICE
+        f"{B}/collections/c/records/r",
+        {"permissions": {"write": [principal("bob")]}},
+        headers=ALICE,
     )
     tree.get(f"{B}/collections/c", headers=BOB, status=403)
     tree.get(B, headers=BOB, status=403)

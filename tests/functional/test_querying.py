@@ -177,7 +177,9 @@ def test_invalid_filters_are_400(sample: webtest.TestApp, query: str) -> None:
 
 @pytest.mark.clone_only  # Kinto 26.5.0 refuses any in_last_modified and numeric in_id.
 def test_in_filters_on_ids_and_timestamps(sample: webtest.TestApp) -> None:
-    stamps = {obj["id"]: obj["last_modified"] for obj in sample.get(RECORDS, headers=ALICE).json["data"]}
+    stamps = {
+        obj["id"]: obj["last_modified"] for obj in sample.get(RECORDS, headers=ALICE).json["data"]
+    }
     assert ids(sample, f"in_last_modified={stamps['a']},{stamps['c']}") == ["c", "a"]
     sample.put_json(f"{RECORDS}/42", {"data": {}}, headers=ALICE)
     assert ids(sample, "in_id=42,a") == ["42", "a"]

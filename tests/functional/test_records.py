@@ -82,8 +82,12 @@ def test_delete_all_records_of_a_collection(tree: webtest.TestApp) -> None:
 
 
 def test_list_is_filtered_to_records_shared_with_the_user(tree: webtest.TestApp) -> None:
-    tree.put_json(f"{RECORDS}/for-bob", {"permissions": {"read": [principal("bob")]}}, headers=ALICE)
-    tree.put_json(f"{RECORDS}/by-bob", {"permissions": {"write": [principal("bob")]}}, headers=ALICE)
+    tree.put_json(
+        f"{RECORDS}/for-bob", {"permissions": {"read": [principal("bob")]}}, headers=ALICE
+    )
+    tree.put_json(
+        f"{RECORDS}/by-bob", {"permissions": {"write": [principal("bob")]}}, headers=ALICE
+    )
     ids = sorted(record["id"] for record in tree.get(RECORDS, headers=BOB).json["data"])
     assert ids == ["by-bob", "for-bob"]
     tree.get(f"{RECORDS}/r", headers=BOB, status=403)
@@ -91,7 +95,9 @@ def test_list_is_filtered_to_records_shared_with_the_user(tree: webtest.TestApp)
 
 
 def test_head_counts_only_shared_records(tree: webtest.TestApp) -> None:
-    tree.put_json(f"{RECORDS}/for-bob", {"permissions": {"read": [principal("bob")]}}, headers=ALICE)
+    tree.put_json(
+        f"{RECORDS}/for-bob", {"permissions": {"read": [principal("bob")]}}, headers=ALICE
+    )
     assert tree.head(RECORDS, headers=BOB).headers["Total-Objects"] == "1"
     assert tree.head(RECORDS, headers=ALICE).headers["Total-Objects"] == "2"
 
@@ -116,7 +122,9 @@ def test_collection_write_gives_write_on_its_records(tree: webtest.TestApp) -> N
 
 def test_record_create_permission(tree: webtest.TestApp) -> None:
     collection = "/v1/buckets/b/collections/c"
-    tree.patch_json(collection, {"permissions": {"record:create": [principal("bob")]}}, headers=ALICE)
+    tree.patch_json(
+        collection, {"permissions": {"record:create": [principal("bob")]}}, headers=ALICE
+    )
     created = tree.post_json(RECORDS, {"data": {"a": 1}}, headers=BOB, status=201).json
     assert created["permissions"] == {"write": [principal("bob")]}
     ids = [obj["id"] for obj in tree.get(RECORDS, headers=BOB).json["data"]]
@@ -197,3 +205,23 @@ def test_writing_a_record_bumps_the_collection_timestamp(tree: webtest.TestApp) 
     record = tree.put_json(f"{RECORDS}/r2", {}, headers=ALICE).json["data"]
     after = int(tree.get(RECORDS, headers=ALICE).headers["ETag"].strip('"'))
     assert after == record["last_modified"] > before
+
+
+def test_post_with_an_existing_id_checks_preconditions(tree: webtest.TestApp) -> None:
+    for precondition in ({"If-None-Match": "*"}, {"If-Match": '"1"'}):
+        response = tree.post_json(
+            RECORDS, {"data": {"id": "r"}}, headers={**ALICE, **precondition}, status=412
+        )
+        assert response.json["errno"] == 114
+        assert response.json["details"]["existing"]["id"] == "r"
+    headers = {**ALICE, "If-None-Match": "*"}
+    tree.post_json(RECORDS, {"data": {"id": "new"}}, headers=headers, status=201)
+
+
+def test_delete_all_deletes_only_what_the_user_may_write(tree: webtest.TestApp) -> None:
+    tree.put_json(f"{RECORDS}/bobs", {"permissions": {"write": [principal("bob")]}}, headers=ALICE)
+    tree.put_json(f"{RECORDS}/seen", {"permissions": {"read": [principal("bob")]}}, headers=ALICE)
+    response = tree.delete(RECORDS, headers=BOB, status=200)
+    assert [obj["id"] for obj in response.json["data"]] == ["bobs"]
+    remaining = sorted(obj["id"] for obj in tree.get(RECORDS, headers=ALICE).json["data"])
+    assert remaining == ["r", "seen"]

@@ -334,7 +334,7 @@ def test_if_none_match_star_on_post_with_an_id(empty_collection: webtest.TestApp
 
 
 @pytest.mark.parametrize("header", ["If-Match", "If-None-Match"])
-@pytest.mark.parametrize("value", ["123", "abc", '"abc"', '"12', "W/\"1\"", '""'])
+@pytest.mark.parametrize("value", ["123", "abc", '"abc"', '"12', 'W/"1"', '""'])
 def test_malformed_conditions_are_a_400(
     empty_collection: webtest.TestApp, header: str, value: str
 ) -> None:
