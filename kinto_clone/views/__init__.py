@@ -38,6 +38,19 @@ def object_exists_or_404(
     return found
 
 
+class BucketChild(resource.Resource):
+    """Objects stored directly in a bucket (collections, groups)."""
+
+    def get_parent_id(self) -> str:
+        return f"/buckets/{self.matchdict['bucket_id']}"
+
+    def check_parents_exist(self) -> None:
+        object_exists_or_404(self.request, "bucket", self.matchdict["bucket_id"], "")
+
+    def resource_data(self) -> dict[str, str]:
+        return {"bucket_id": self.matchdict["bucket_id"]}
+
+
 def includeme(config: Configurator) -> None:
     from kinto_clone.views import buckets, collections, groups, records
 

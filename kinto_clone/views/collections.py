@@ -7,8 +7,8 @@ from typing import Any
 import colander
 
 from kinto_clone.core.events import ACTIONS
-from kinto_clone.core.resource import ObjectSchema, Resource
-from kinto_clone.views import object_exists_or_404
+from kinto_clone.core.resource import ObjectSchema
+from kinto_clone.views import BucketChild
 
 
 class CollectionSchema(ObjectSchema):
@@ -16,21 +16,12 @@ class CollectionSchema(ObjectSchema):
     cache_expires = colander.SchemaNode(colander.Int(), missing=colander.drop)
 
 
-class Collection(Resource):
+class Collection(BucketChild):
     name = "collection"
     plural_path = "/buckets/{bucket_id}/collections"
     object_path = "/buckets/{bucket_id}/collections/{id}"
     permissions = ("read", "write", "record:create")
     schema = CollectionSchema
-
-    def get_parent_id(self) -> str:
-        return f"/buckets/{self.matchdict['bucket_id']}"
-
-    def check_parents_exist(self) -> None:
-        object_exists_or_404(self.request, "bucket", self.matchdict["bucket_id"], "")
-
-    def resource_data(self) -> dict[str, str]:
-        return {"bucket_id": self.matchdict["bucket_id"]}
 
     def on_changed(
         self,

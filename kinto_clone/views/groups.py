@@ -11,8 +11,8 @@ from typing import Any
 import colander
 
 from kinto_clone.core.events import ACTIONS
-from kinto_clone.core.resource import ObjectSchema, Resource
-from kinto_clone.views import object_exists_or_404
+from kinto_clone.core.resource import ObjectSchema
+from kinto_clone.views import BucketChild
 
 
 def _validate_member(node: colander.SchemaNode, member: str) -> None:
@@ -28,20 +28,11 @@ class GroupSchema(ObjectSchema):
     )
 
 
-class Group(Resource):
+class Group(BucketChild):
     name = "group"
     plural_path = "/buckets/{bucket_id}/groups"
     object_path = "/buckets/{bucket_id}/groups/{id}"
     schema = GroupSchema
-
-    def get_parent_id(self) -> str:
-        return f"/buckets/{self.matchdict['bucket_id']}"
-
-    def check_parents_exist(self) -> None:
-        object_exists_or_404(self.request, "bucket", self.matchdict["bucket_id"], "")
-
-    def resource_data(self) -> dict[str, str]:
-        return {"bucket_id": self.matchdict["bucket_id"]}
 
     def on_changed(
         self,
