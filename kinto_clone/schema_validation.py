@@ -80,7 +80,10 @@ def _validate_record(resource: Resource, record: dict[str, Any]) -> dict[str, An
     ignored = (MODIFIED_FIELD, RECORD_SCHEMA_FIELD)
     bucket_id = resource.matchdict["bucket_id"]
     collection = object_exists_or_404(
-        resource.request, "collection", resource.matchdict["collection_id"], f"/buckets/{bucket_id}"
+        resource.request,
+        "collection",
+        resource.matchdict["collection_id"],
+        f"/buckets/{bucket_id}",
     )
     schema = collection.get("schema")
     if isinstance(schema, dict):

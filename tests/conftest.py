@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from tests.server import KintoServer, StartServer, write_ini
 
@@ -44,3 +47,52 @@ def start_server(tmp_path: Path) -> Iterator[StartServer]:
     yield start
     for server in servers:
         server.stop()
+
+
+POSTGRESQL_DSN_VARIABLE = "KINTO_TEST_POSTGRESQL_DSN"
+DEFAULT_POSTGRESQL_DSN = "postgresql://postgres@127.0.0.1:5432/test"
+POSTGRESQL_UNREACHABLE = "PostgreSQL unreachable at"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> pytest.TestReport:
+    """Report every test skipped for want of PostgreSQL at one place, so that
+    ``-ra`` folds them into a single line instead of one per test."""
+    report: pytest.TestReport = yield
+    longrepr = report.longrepr
+    if report.skipped and isinstance(longrepr, tuple) and POSTGRESQL_UNREACHABLE in longrepr[2]:
+        report.longrepr = (__file__, None, longrepr[2])
+    return report
+
+
+@pytest.fixture(scope="session")
+def postgresql_url() -> Iterator[str]:
+    """URL of an empty PostgreSQL schema private to this test process.
+
+    The server is ``$KINTO_TEST_POSTGRESQL_DSN`` (default: the local ``test``
+    database).  Each test process (pytest-xdist worker) gets its own schema,
+    selected through ``search_path`` and dropped at the end.  Without a
+    reachable server the tests using it are skipped, except under ``CI=true``
+    where they fail.
+    """
+    dsn = os.environ.get(POSTGRESQL_DSN_VARIABLE, DEFAULT_POSTGRESQL_DSN)
+    # Unique per run: other test runs may use the same server at the same time.
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    schema = f"kinto_test_{worker}_{uuid.uuid4().hex[:8]}"
+    url = sa.make_url(dsn).set(drivername="postgresql+psycopg2")
+    admin = sa.create_engine(url, poolclass=sa.pool.NullPool, connect_args={"connect_timeout": 3})
+    try:
+        with admin.begin() as connection:
+            connection.execute(sa.schema.CreateSchema(schema))
+    except sa.exc.OperationalError as error:
+        cause = str(error.orig).strip().splitlines()[0]
+        reason = f"{POSTGRESQL_UNREACHABLE} {dsn} (set {POSTGRESQL_DSN_VARIABLE}): {cause}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason)
+    yield url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
+        hide_password=False
+    )
+    with admin.begin() as connection:
+        connection.execute(sa.schema.DropSchema(schema, cascade=True, if_exists=True))
+    admin.dispose()

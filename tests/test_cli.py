@@ -194,14 +194,22 @@ def test_create_user_refuses_a_readonly_server(tmp_path: Path) -> None:
     assert result.returncode == 51
 
 
+# The accounts plugin refuses to start without its policy, as Kinto's does.
+ACCOUNTS = {
+    "kinto.includes": "kinto.plugins.accounts",
+    "multiauth.policies": "account basicauth",
+    "multiauth.policy.account.use": "kinto.plugins.accounts.AccountsPolicy",
+}
+
+
 def test_create_user_aborted_without_input(tmp_path: Path) -> None:
-    path = write_ini(tmp_path / "kinto.ini", {"kinto.includes": "kinto.plugins.accounts"})
+    path = write_ini(tmp_path / "kinto.ini", ACCOUNTS)
     result = kinto("create-user", "--ini", str(path))
     assert result.returncode == 53
 
 
 def test_create_user_with_accounts(tmp_path: Path) -> None:
-    path = write_ini(tmp_path / "kinto.ini", {"kinto.includes": "kinto.plugins.accounts"})
+    path = write_ini(tmp_path / "kinto.ini", ACCOUNTS)
     result = kinto("create-user", "-u", "admin", "-p", "secret", "--ini", str(path))
     assert result.returncode == 0, result.stderr
     assert "admin" in result.stdout

@@ -19,9 +19,9 @@ raises the first error found, keywords taken in the schema's own order.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterator
+from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import unquote
 
@@ -79,7 +79,10 @@ DRAFT7_META_SCHEMA: dict[str, Any] = {
         "minLength": _NON_NEGATIVE_0,
         "pattern": {"type": "string", "format": "regex"},
         "additionalItems": {"$ref": "#"},
-        "items": {"anyOf": [{"$ref": "#"}, {"$ref": "#/definitions/schemaArray"}], "default": True},
+        "items": {
+            "anyOf": [{"$ref": "#"}, {"$ref": "#/definitions/schemaArray"}],
+            "default": True,
+        },
         "maxItems": _NON_NEGATIVE,
         "minItems": _NON_NEGATIVE_0,
         "uniqueItems": {"type": "boolean", "default": False},
@@ -223,9 +226,12 @@ class Validator:
     def __init__(self, schema: dict[str, Any] | bool, check_formats: bool = False) -> None:
         self.schema = schema
         self.check_formats = check_formats
-        # (ref, id(instance)) pairs being expanded: a ``$ref`` cycle on the same
+        # Documents that local references resolve in: the schema, or the
+        # meta-schema while following a reference into it.
+        self._documents: list[Any] = [schema]
+        # (ref, document, instance) being expanded: a ``$ref`` cycle on the same
         # value would otherwise recurse forever (``{"$ref": "#"}``).
-        self._expanding: set[tuple[str, int]] = set()
+        self._expanding: set[tuple[str, int, int]] = set()
 
     # Public API
 
@@ -244,13 +250,18 @@ class Validator:
 
     def resolve(self, ref: str) -> Any:
         """The subschema a ``$ref`` points to; :class:`SchemaError` if there is none."""
+        return self._resolve(ref)[1]
+
+    def _resolve(self, ref: str) -> tuple[Any, Any]:
+        """``(document, subschema)`` of a reference."""
         base, _, fragment = ref.partition("#")
         if base:
             if base.rstrip("/") != DRAFT7_ID:
                 raise SchemaError(f"Unresolvable JSON pointer: {ref!r}")
-            document: Any = DRAFT7_META_SCHEMA
+            root: Any = DRAFT7_META_SCHEMA
         else:
-            document = self.schema
+            root = self._documents[-1]
+        document = root
         fragment = unquote(fragment)
         if fragment and not fragment.startswith("/"):
             raise SchemaError(f"Unresolvable JSON pointer: {ref!r}")
@@ -262,7 +273,7 @@ class Validator:
                 document = document[int(token)]
             else:
                 raise SchemaError(f"Unresolvable JSON pointer: {ref!r}")
-        return document
+        return root, document
 
     # Traversal
 
@@ -289,15 +300,18 @@ class Validator:
             yield from check(instance, value, schema, path)
 
     def _ref(self, instance: Any, ref: str, path: tuple) -> Iterator[ValidationError]:
-        key = (ref, id(instance))
+        key = (ref, id(self._documents[-1]), id(instance))
         if key in self._expanding:
             return
-        target = self.resolve(ref)
+        document, target = self._resolve(ref)
         self._expanding.add(key)
+        self._documents.append(document)
         try:
-            # Materialised so the cycle guard covers the whole expansion.
+            # Materialised so that the cycle guard and the document stack
+            # cover the whole expansion.
             errors = list(self._descend(instance, target, path))
         finally:
+            self._documents.pop()
             self._expanding.discard(key)
         yield from errors
 
@@ -329,8 +343,11 @@ class Validator:
         if not _is_number(instance) or not _is_number(value) or value <= 0:
             return
         if isinstance(value, float) or isinstance(instance, float):
-            quotient = instance / value
-            failed = not math.isfinite(quotient) or int(quotient) != quotient
+            # Decimal arithmetic on the written values: 0.3 is a multiple of 0.1.
+            try:
+                failed = Decimal(repr(instance)) % Decimal(repr(value)) != 0
+            except InvalidOperation:
+                failed = True
         else:
             failed = instance % value != 0
         if failed:
@@ -547,9 +564,7 @@ class Validator:
 
     def _k_not(self, instance: Any, value: Any, schema: dict, path: tuple):
         if self._valid(instance, value, path):
-            yield ValidationError(
-                f"{instance!r} should not be valid under {value!r}", "not", path
-            )
+            yield ValidationError(f"{instance!r} should not be valid under {value!r}", "not", path)
 
     def _valid(self, instance: Any, schema: Any, path: tuple) -> bool:
         return next(self._descend(instance, schema, path), None) is None

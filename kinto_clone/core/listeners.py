@@ -60,7 +60,9 @@ def _load_module(settings: dict[str, Any], name: str) -> tuple[Any, str]:
     try:
         module = dotted.resolve(use)
     except ImportError as error:
-        raise ConfigurationError(f"kinto.{prefix}use = {use}: cannot import it ({error})") from error
+        raise ConfigurationError(
+            f"kinto.{prefix}use = {use}: cannot import it ({error})"
+        ) from error
     return module, prefix
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from typing import Any
 
 from pyramid.config import Configurator
@@ -120,6 +121,12 @@ def allowed_from_settings(
     return granted
 
 
+def _matcher(filters: list[Filter]) -> Callable[[dict[str, Any]], bool]:
+    """Entries have no ``last_modified``: filters on it (``_since``, the resource's
+    own bound on the listed timestamp) do not apply."""
+    return compile_filters([f for f in filters if f.field != MODIFIED_FIELD], id_field="uri")
+
+
 class PermissionsModel:
     """The list of entries, computed per request (it is not stored anywhere)."""
 
@@ -187,7 +194,7 @@ class PermissionsModel:
         limit: int,
         include_deleted: bool = False,
     ) -> list[dict[str, Any]]:
-        matching = compile_filters(filters, id_field="uri")
+        matching = _matcher(filters)
         entries = [entry for entry in self._entries() if matching(entry)]
         if pagination_rules:
             after = compile_rules(pagination_rules, id_field="uri")
@@ -195,7 +202,7 @@ class PermissionsModel:
         return sort_objects(entries, sorting, lambda entry: entry)[:limit]
 
     def count_objects(self, filters: list[Filter]) -> int:
-        matching = compile_filters(filters, id_field="uri")
+        matching = _matcher(filters)
         return sum(1 for entry in self._entries() if matching(entry))
 
 
@@ -228,8 +235,7 @@ def includeme(config: Configurator) -> None:
     register(config, Permissions)
     config.add_api_capability(
         "permissions_endpoint",
-        description="The permissions endpoint can be used to list all user objects "
-        "permissions.",
+        description="The permissions endpoint can be used to list all user objects permissions.",
         url="https://kinto.readthedocs.io/en/latest/configuration/settings.html"
         "#activating-the-permissions-endpoint",
     )

@@ -26,8 +26,11 @@ def check_known_fields(request: Request, query: ListQuery, known: Collection[str
         if _root(one.field) not in known:
             # The parameter as written (``in_foo``), as Kinto names it.
             name = next(
-                (key for key in request.GET if key in (one.field, f"_{one.field}")
-                 or key.endswith(f"_{one.field}")),
+                (
+                    key
+                    for key in request.GET
+                    if key in (one.field, f"_{one.field}") or key.endswith(f"_{one.field}")
+                ),
                 one.field,
             )
             raise_invalid(

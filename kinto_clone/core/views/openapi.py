@@ -20,6 +20,7 @@ import colander
 from pyramid.config import Configurator
 from pyramid.request import Request
 
+from kinto_clone.core.authentication import BasicAuthPolicy
 from kinto_clone.core.service import Service
 
 openapi = Service(name="openapi", path="/__api__", description="OpenAPI description")
@@ -60,8 +61,7 @@ ERROR_SCHEMA: dict[str, Any] = {
 ERROR_RESPONSES = {
     "400": "The request is invalid.",
     "401": "The request is missing authentication headers.",
-    "403": "The user is not allowed to perform the operation, or the resource is not "
-    "accessible.",
+    "403": "The user is not allowed to perform the operation, or the resource is not accessible.",
     "406": "The client doesn't accept supported responses Content-Type.",
     "412": "Object was changed or deleted since value in `If-Match` header.",
     "default": "Unexpected error.",
@@ -307,8 +307,6 @@ def _service_operation(service: Any, method: str) -> dict[str, Any]:
 
 def _security_definitions(request: Request) -> dict[str, dict[str, Any]]:
     """One entry per configured policy that takes Basic credentials (or says how)."""
-    from kinto_clone.core.authentication import BasicAuthPolicy
-
     definitions = {}
     for name, policy in request.registry.authentication.policies:
         definition = getattr(policy, "openapi_security", None)

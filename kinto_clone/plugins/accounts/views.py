@@ -83,8 +83,7 @@ class Account(Resource):
     schema = AccountSchema
 
     def __init__(self, request: Request) -> None:
-        settings = request.registry.settings
-        admins = set((settings.get("account_write_principals") or "").split())
+        admins = request.registry.principals_settings.get("account_write_principals", set())
         self.is_administrator = not admins.isdisjoint(request.prefixed_principals)
         userid = request.prefixed_userid
         self.is_anonymous = userid is None

@@ -1,0 +1,204 @@
+"""What differs between PostgreSQL and SQLite, and nothing else.
+
+Both give every group of objects (``resource_name``, ``parent_id``) a single
+writer at a time, which is what makes timestamps follow commit order:
+
+* PostgreSQL takes a transaction-scoped advisory lock per group; readers never
+  wait (MVCC) and writers of other groups run in parallel.
+* SQLite allows one writer per database: a transaction becomes a write
+  transaction with ``BEGIN IMMEDIATE`` (waiting up to :data:`BUSY_TIMEOUT_MS`
+  for the lock instead of failing), and WAL mode lets readers run meanwhile.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import sqlalchemy as sa
+from pyramid.exceptions import ConfigurationError
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.engine import URL, Connection, Engine
+from sqlalchemy.sql.dml import Insert
+from sqlalchemy.sql.elements import ColumnElement
+
+from kinto_clone.core.sql.fields import (
+    PostgreSQLFields,
+    SQLiteFields,
+    sqlite_jsonb_key,
+    sqlite_lower,
+)
+from kinto_clone.core.sql.tables import dump_document
+
+__all__ = ["BUSY_TIMEOUT_MS", "POSTGRESQL", "SQLITE", "Dialect", "PoolSettings"]
+
+BUSY_TIMEOUT_MS = 30_000
+CONNECT_TIMEOUT_SECONDS = 10
+
+
+@dataclass(frozen=True)
+class PoolSettings:
+    """Connection pool options, from ``kinto.<kind>_pool_*`` settings."""
+
+    size: int = 10
+    max_overflow: int = 5
+    timeout: float = 30
+    recycle: int = -1
+
+
+class Dialect:
+    """Base of the two database flavours; see the module docstring."""
+
+    name: ClassVar[str]
+    title: ClassVar[str]
+    example_url: ClassVar[str]
+    creates_schema_on_start: ClassVar[bool] = False
+    """Whether a backend may create its tables when it starts on an empty
+    database, instead of asking for ``kinto migrate``."""
+
+    fields: PostgreSQLFields | SQLiteFields
+
+    def url(self, raw: str, setting: str) -> URL:
+        """Parse and check the URL of ``setting``; raise a ``ConfigurationError``."""
+        try:
+            url = sa.make_url(raw)
+        except sa.exc.ArgumentError as error:
+            raise ConfigurationError(f"{setting} = {raw!r} is not a database URL") from error
+        return self._check_url(url, setting)
+
+    def _check_url(self, url: URL, setting: str) -> URL:
+        raise NotImplementedError
+
+    def create_engine(self, url: URL, pool: PoolSettings) -> Engine:
+        raise NotImplementedError
+
+    def insert(self, table: sa.Table) -> Insert:
+        """An ``INSERT`` supporting ``ON CONFLICT`` clauses."""
+        raise NotImplementedError
+
+    def document(self, payload: str) -> ColumnElement[Any]:
+        """The JSON text ``payload`` as a value of a document column."""
+        raise NotImplementedError
+
+    def begin_write(self, connection: Connection) -> None:
+        """Turn the connection's transaction into a write transaction."""
+
+    def lock(self, connection: Connection, names: list[str]) -> None:
+        """Take the named transaction-scoped locks, in the given order."""
+
+
+class PostgreSQLDialect(Dialect):
+    name = "postgresql"
+    title = "PostgreSQL"
+    example_url = "postgresql://postgres@localhost/kinto"
+    fields = PostgreSQLFields()
+
+    def _check_url(self, url: URL, setting: str) -> URL:
+        # SQLAlchemy 2.1 would pick psycopg 3 for a bare ``postgresql://``.
+        if url.drivername in ("postgres", "postgresql"):
+            url = url.set(drivername="postgresql+psycopg2")
+        if url.drivername != "postgresql+psycopg2":
+            raise ConfigurationError(f"{setting} must be a postgresql:// URL")
+        return url
+
+    def create_engine(self, url: URL, pool: PoolSettings) -> Engine:
+        connect_args: dict[str, Any] = {}
+        if "connect_timeout" not in url.query:
+            # Fail fast (503) rather than hang a worker when the server is gone.
+            connect_args["connect_timeout"] = CONNECT_TIMEOUT_SECONDS
+        return sa.create_engine(
+            url,
+            pool_size=pool.size,
+            max_overflow=pool.max_overflow,
+            pool_timeout=pool.timeout,
+            pool_recycle=pool.recycle,
+            # Connections broken by a server restart are replaced transparently.
+            pool_pre_ping=True,
+            executemany_mode="values_plus_batch",
+            json_serializer=dump_document,
+            connect_args=connect_args,
+        )
+
+    def insert(self, table: sa.Table) -> Insert:
+        return postgresql.insert(table)
+
+    def document(self, payload: str) -> ColumnElement[Any]:
+        return sa.cast(sa.literal(payload, sa.Text), JSONB)
+
+    def lock(self, connection: Connection, names: list[str]) -> None:
+        # The current schema is part of the key: instances using different
+        # schemas of one database do not contend.
+        name = sa.func.unnest(sa.literal(names, ARRAY(sa.Text))).column_valued("name")
+        key = sa.func.hashtextextended(sa.func.current_schema().concat("/").concat(name), 0)
+        connection.execute(sa.select(sa.func.count(sa.func.pg_advisory_xact_lock(key))))
+
+
+class SQLiteDialect(Dialect):
+    name = "sqlite"
+    title = "SQLite"
+    example_url = "sqlite:///var/kinto.sqlite"
+    creates_schema_on_start = True
+    fields = SQLiteFields()
+
+    def _check_url(self, url: URL, setting: str) -> URL:
+        if url.get_backend_name() != "sqlite":
+            raise ConfigurationError(f"{setting} must be a sqlite:/// URL")
+        if url.database in (None, "", ":memory:"):
+            # Each pooled connection would see its own empty database.
+            raise ConfigurationError(f"{setting} must name a database file (sqlite:///path)")
+        return url
+
+    def create_engine(self, url: URL, pool: PoolSettings) -> Engine:
+        Path(url.database or "").parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(
+            url,
+            poolclass=sa.pool.QueuePool,
+            pool_size=pool.size,
+            max_overflow=pool.max_overflow,
+            pool_timeout=pool.timeout,
+            pool_recycle=pool.recycle,
+            json_serializer=dump_document,
+            # ``timeout`` is SQLite's busy timeout: wait for the write lock.
+            connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
+        )
+        sa.event.listen(engine, "connect", _configure_sqlite_connection)
+        return engine
+
+    def insert(self, table: sa.Table) -> Insert:
+        return sqlite.insert(table)
+
+    def document(self, payload: str) -> ColumnElement[Any]:
+        return sa.literal(payload, sa.Text)
+
+    def begin_write(self, connection: Connection) -> None:
+        # Take the database write lock now: upgrading a read transaction later
+        # fails without waiting when another writer committed meanwhile.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
+    """Settings of every new SQLite connection (the ``connect`` event).
+
+    With ``isolation_level = None`` the driver never opens transactions by
+    itself: reads run in autocommit mode (each sees the latest commit, like
+    PostgreSQL's READ COMMITTED) until :meth:`SQLiteDialect.begin_write`.
+    """
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        # FULL: an acknowledged write survives a power loss, not only a crash.
+        cursor.execute("PRAGMA synchronous=FULL")
+        # ``*`` patterns on ids are case-sensitive, as in the other backends;
+        # it also lets ``LIKE 'prefix%'`` use the primary key index.
+        cursor.execute("PRAGMA case_sensitive_like=ON")
+    finally:
+        cursor.close()
+    dbapi_connection.create_function("kinto_lower", 1, sqlite_lower, deterministic=True)
+    dbapi_connection.create_function("kinto_jsonb_key", 1, sqlite_jsonb_key, deterministic=True)
+
+
+POSTGRESQL = PostgreSQLDialect()
+SQLITE = SQLiteDialect()

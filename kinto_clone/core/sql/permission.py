@@ -1,0 +1,248 @@
+"""Permission backend on PostgreSQL or SQLite (see :mod:`kinto_clone.core.permission`).
+
+Object ids given as patterns follow Kinto's PostgreSQL backend: ``*`` matches
+any text (a ``LIKE`` on the ``C``-collated id, which the primary key index can
+serve for a fixed prefix) and a backslash makes the next character literal, so
+that ids ``re.escape``-d by callers still match.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+
+import sqlalchemy as sa
+from pyramid.config import Configurator
+from sqlalchemy.engine import Engine
+
+from kinto_clone.core.permission import BoundPermissions, PermissionBase
+from kinto_clone.core.settings import AUTHENTICATED
+from kinto_clone.core.sql import tables
+from kinto_clone.core.sql.dialects import Dialect
+from kinto_clone.core.sql.engine import engine_from_config
+from kinto_clone.core.sql.schema import Migration, Schema, check_schema, create
+from kinto_clone.core.sql.session import SQLParticipant, participate, ping
+from kinto_clone.core.sql.tables import access_control_entries as aces
+from kinto_clone.core.sql.tables import user_principals as members
+
+__all__ = ["SCHEMA", "SQLPermission", "load_from_config"]
+
+SCHEMA = Schema(
+    "permission",
+    tables=["access_control_entries", "user_principals"],
+    migrations=[
+        Migration(
+            "create tables access_control_entries and user_principals",
+            create(aces, members, tables.aces_by_principal, tables.members_by_principal),
+        ),
+    ],
+)
+
+
+def like_pattern(pattern: str) -> str | None:
+    """The ``LIKE`` pattern (escape ``\\``) of an object id pattern, or ``None``
+    when it has no wildcard and names one object."""
+    if "*" not in pattern:
+        return None
+    parts: list[str] = []
+    chars = iter(pattern)
+    for char in chars:
+        if char == "*":
+            parts.append("%")
+            continue
+        if char == "\\":
+            char = next(chars, "\\")
+        parts.append("\\" + char if char in "%_\\" else char)
+    return "".join(parts)
+
+
+def literal_id(pattern: str) -> str:
+    """The object id a pattern without wildcard stands for (escapes removed)."""
+    chars = iter(pattern)
+    return "".join(next(chars, "\\") if char == "\\" else char for char in chars)
+
+
+class SQLPermission(PermissionBase):
+    """ACEs as ``(object_id, permission, principal)`` rows, memberships as
+    ``(user_id, principal)`` rows."""
+
+    schema = SCHEMA
+
+    def __init__(self, engine: Engine, dialect: Dialect) -> None:
+        self._engine = engine
+        self._dialect = dialect
+
+    @contextmanager
+    def _session(self) -> Iterator[SQLParticipant]:
+        with participate(self._engine, self._dialect) as participant:
+            yield participant
+
+    def initialize_schema(self, dry_run: bool = False) -> list[str]:
+        return self.schema.migrate(self._engine, self._dialect, dry_run=dry_run)
+
+    def healthcheck(self) -> bool:
+        return ping(self._engine)
+
+    def flush(self) -> None:
+        with self._session() as participant:
+            connection = participant.writer()
+            connection.execute(sa.delete(aces))
+            connection.execute(sa.delete(members))
+
+    # Memberships.
+
+    def add_user_principal(self, user_id: str, principal: str) -> None:
+        insert = self._dialect.insert(members).values(user_id=user_id, principal=principal)
+        with self._session() as participant:
+            participant.writer().execute(insert.on_conflict_do_nothing())
+
+    def remove_user_principal(self, user_id: str, principal: str) -> None:
+        delete = sa.delete(members).where(
+            members.c.user_id == user_id, members.c.principal == principal
+        )
+        with self._session() as participant:
+            participant.writer().execute(delete)
+
+    def remove_principal(self, principal: str) -> None:
+        delete = sa.delete(members).where(members.c.principal == principal)
+        with self._session() as participant:
+            participant.writer().execute(delete)
+
+    def get_user_principals(self, user_id: str) -> set[str]:
+        query = sa.select(members.c.principal).where(
+            members.c.user_id.in_([user_id, AUTHENTICATED])
+        )
+        with self._session() as participant:
+            return set(participant.connection.execute(query).scalars())
+
+    # ACEs.
+
+    def add_principal_to_ace(self, object_id: str, permission: str, principal: str) -> None:
+        insert = self._dialect.insert(aces).values(
+            object_id=object_id, permission=permission, principal=principal
+        )
+        with self._session() as participant:
+            participant.writer().execute(insert.on_conflict_do_nothing())
+
+    def remove_principal_from_ace(self, object_id: str, permission: str, principal: str) -> None:
+        delete = sa.delete(aces).where(
+            aces.c.object_id == object_id,
+            aces.c.permission == permission,
+            aces.c.principal == principal,
+        )
+        with self._session() as participant:
+            participant.writer().execute(delete)
+
+    def get_object_permission_principals(self, object_id: str, permission: str) -> set[str]:
+        query = sa.select(aces.c.principal).where(
+            aces.c.object_id == object_id, aces.c.permission == permission
+        )
+        with self._session() as participant:
+            return set(participant.connection.execute(query).scalars())
+
+    def get_authorized_principals(self, bound_permissions: BoundPermissions) -> set[str]:
+        # Exact ids: callers expand inheritance into concrete URIs, and this
+        # runs on every request.
+        pairs = list(dict.fromkeys(bound_permissions))
+        if not pairs:
+            return set()
+        query = sa.select(aces.c.principal).where(
+            sa.tuple_(aces.c.object_id, aces.c.permission).in_(pairs)
+        )
+        with self._session() as participant:
+            return set(participant.connection.execute(query).scalars())
+
+    def get_accessible_objects(
+        self,
+        principals: Iterable[str],
+        bound_permissions: BoundPermissions | None = None,
+        with_children: bool = True,
+    ) -> dict[str, set[str]]:
+        wanted = list(dict.fromkeys(principals))
+        query = sa.select(aces.c.object_id, aces.c.permission).where(aces.c.principal.in_(wanted))
+        if bound_permissions is not None:
+            bound = list(dict.fromkeys(bound_permissions))
+            if not bound:
+                return {}
+            matches = [
+                sa.and_(aces.c.permission == permission, self._matching(pattern, with_children))
+                for pattern, permission in bound
+            ]
+            query = query.where(sa.or_(*matches))
+        if not wanted:
+            return {}
+        result: dict[str, set[str]] = {}
+        with self._session() as participant:
+            for object_id, permission in participant.connection.execute(query.distinct()):
+                result.setdefault(object_id, set()).add(permission)
+        return result
+
+    def _matching(self, pattern: str, with_children: bool) -> sa.ColumnElement[bool]:
+        like = like_pattern(pattern)
+        if like is None:
+            return aces.c.object_id == literal_id(pattern)
+        matching = aces.c.object_id.like(like, escape="\\")
+        if with_children:
+            return matching
+        # Without children: a wildcard does not cross a ``/``.
+        return sa.and_(matching, sa.not_(aces.c.object_id.like(like + "/%", escape="\\")))
+
+    def get_objects_permissions(
+        self, objects_ids: list[str], permissions: Iterable[str] | None = None
+    ) -> list[dict[str, set[str]]]:
+        if not objects_ids:
+            return []
+        query = sa.select(aces.c.object_id, aces.c.permission, aces.c.principal).where(
+            aces.c.object_id.in_(list(dict.fromkeys(objects_ids)))
+        )
+        if permissions is not None:
+            query = query.where(aces.c.permission.in_(list(permissions)))
+        found: dict[str, dict[str, set[str]]] = {}
+        with self._session() as participant:
+            for object_id, permission, principal in participant.connection.execute(query):
+                found.setdefault(object_id, {}).setdefault(permission, set()).add(principal)
+        return [
+            {perm: set(principals) for perm, principals in found.get(object_id, {}).items()}
+            for object_id in objects_ids
+        ]
+
+    def replace_object_permissions(
+        self, object_id: str, permissions: dict[str, Iterable[str]]
+    ) -> dict[str, set[str]]:
+        wanted = {perm: set(principals) for perm, principals in permissions.items()}
+        if not wanted:
+            return wanted
+        rows = [
+            {"object_id": object_id, "permission": perm, "principal": principal}
+            for perm, principals in wanted.items()
+            for principal in principals
+        ]
+        delete = sa.delete(aces).where(
+            aces.c.object_id == object_id, aces.c.permission.in_(list(wanted))
+        )
+        with self._session() as participant:
+            connection = participant.writer()
+            connection.execute(delete)
+            if rows:
+                insert = self._dialect.insert(aces).values(rows)
+                connection.execute(insert.on_conflict_do_nothing())
+        return wanted
+
+    def delete_object_permissions(self, *object_id_list: str) -> None:
+        if not object_id_list:
+            return
+        exact = [literal_id(p) for p in object_id_list if like_pattern(p) is None]
+        patterns = [like for p in object_id_list if (like := like_pattern(p)) is not None]
+        doomed = sa.or_(
+            aces.c.object_id.in_(exact),
+            *[aces.c.object_id.like(like, escape="\\") for like in patterns],
+        )
+        with self._session() as participant:
+            participant.writer().execute(sa.delete(aces).where(doomed))
+
+
+def load_from_config(config: Configurator, dialect: Dialect) -> SQLPermission:
+    """Build the permission backend of ``config``'s application on ``dialect``."""
+    engine = engine_from_config(config, "permission", dialect)
+    check_schema(SCHEMA, engine, dialect, config.get_settings())
+    return SQLPermission(engine, dialect)

@@ -1,0 +1,141 @@
+"""kinto-http.py's own functional tests, unchanged, against this server.
+
+The tests ship in the client's sdist (``tests/``, with the server configuration
+they expect, ``tests/config/kinto.ini``); they are downloaded once into
+``.cache/clients`` and run in a pytest process of their own, as their Makefile
+does (``pytest -k test_functional``), against a ``kinto`` process started from
+that ini.  Two things differ from their set-up, both outside their files:
+
+* ``kinto.includes`` drops ``kinto_attachment``, a separate plugin this server
+  does not provide (through ``KINTO_INCLUDES``, Kinto's own way to override a
+  setting); the two tests using it, and only those, are deselected.
+* They expect the server at a constant, ``kinto_http.constants.SERVER_URL``
+  (``http://localhost:8888/v1``), with no setting to change it: the runner sets
+  that constant to the address of the server started for the run, before their
+  ``conftest.py`` reads it, so runs need no fixed port and may run in parallel.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import xml.etree.ElementTree as ET
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+
+from tests.clients.conftest import Backend, cache_lock, clean_environment, unavailable
+from tests.server import KintoServer
+
+pytestmark = [pytest.mark.clients, pytest.mark.process]
+
+VERSION = "11.11.0"
+MODULES = ("test_functional.py", "test_functional_async.py")
+NEEDS_KINTO_ATTACHMENT = ("test_adding_an_attachment", "test_removing_an_attachment")
+INCLUDES_WITHOUT_ATTACHMENT = "kinto.plugins.flush kinto.plugins.accounts"
+SUITE_TIMEOUT = 600
+DOWNLOAD_TIMEOUT = 300
+SUITE = "kinto-http.py client tests"
+
+RUNNER = """\
+import sys
+
+import kinto_http.constants
+
+# Their conftest builds clients with this constant (http://localhost:8888/v1).
+kinto_http.constants.SERVER_URL = sys.argv[1]
+
+import pytest
+
+sys.exit(pytest.main(sys.argv[2:]))
+"""
+
+
+def kinto_http_sdist() -> Path:
+    """The kinto-http sdist, unpacked in the cache (downloaded by pip the first time)."""
+    with cache_lock("kinto-http") as cache:
+        target = cache / f"kinto_http-{VERSION}"
+        if (target / "tests" / "config" / "kinto.ini").is_file():
+            return target
+        with tempfile.TemporaryDirectory(dir=cache) as tmp:
+            command = [sys.executable, "-m", "pip", "download", "--no-binary", ":all:"]
+            command += ["--no-deps", "--disable-pip-version-check", "--quiet"]
+            command += ["--dest", tmp, f"kinto-http=={VERSION}"]
+            try:
+                result = subprocess.run(
+                    command, capture_output=True, text=True, timeout=DOWNLOAD_TIMEOUT
+                )
+            except subprocess.TimeoutExpired:
+                unavailable(f"pip download kinto-http=={VERSION} timed out", SUITE)
+            archives = sorted(Path(tmp).glob(f"kinto_http-{VERSION}.tar.gz"))
+            if result.returncode != 0 or not archives:
+                last = (result.stderr.strip().splitlines() or ["no sdist"])[-1]
+                unavailable(f"cannot download the kinto-http=={VERSION} sdist ({last})", SUITE)
+            with tarfile.open(archives[0]) as archive:
+                # Only plain files and folders inside tmp (the filter exists since 3.11.4).
+                if hasattr(tarfile, "data_filter"):
+                    archive.extractall(tmp, filter="data")
+                else:
+                    archive.extractall(tmp)
+            (Path(tmp) / f"kinto_http-{VERSION}").rename(target)
+        return target
+
+
+def expected_tests(module: Path) -> list[str]:
+    """Names of the tests the module defines (they are all plain functions)."""
+    source = module.read_text(encoding="utf-8")
+    return re.findall(r"^(?:async )?def (test_\w+)\(", source, flags=re.MULTILINE)
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_kinto_http_py_functional_tests(module: str, backend: Backend, tmp_path: Path) -> None:
+    assert metadata.version("kinto-http") == VERSION, "pip install -e '.[test]'"
+    sdist = kinto_http_sdist()
+    tests = expected_tests(sdist / "tests" / module)
+    assert set(NEEDS_KINTO_ATTACHMENT) <= set(tests)
+
+    # Their ini, unchanged (a copy, so the cache stays clean of logs).
+    ini = tmp_path / "kinto.ini"
+    shutil.copyfile(sdist / "tests" / "config" / "kinto.ini", ini)
+    env = {"KINTO_INCLUDES": INCLUDES_WITHOUT_ATTACHMENT, **backend.env}
+    backend.migrate(ini, env)
+
+    junit = tmp_path / "junit.xml"
+    arguments = ["-c", str(sdist / "pyproject.toml"), "--rootdir", str(sdist)]
+    arguments += ["-p", "no:cacheprovider", "-o", "asyncio_default_fixture_loop_scope=function"]
+    arguments += ["-q", "-rfEs", f"--junitxml={junit}", "-k", "test_functional"]
+    arguments += [f"--deselect=tests/{module}::{name}" for name in NEEDS_KINTO_ATTACHMENT]
+    arguments.append(f"tests/{module}")
+    with KintoServer(ini, env=env) as server:
+        result = subprocess.run(
+            [sys.executable, "-c", RUNNER, f"{server.url}/v1", *arguments],
+            cwd=sdist,
+            env=clean_environment({"PYTHONDONTWRITEBYTECODE": "1"}),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=SUITE_TIMEOUT,
+        )
+        server_output = server.output()
+
+    report = f"{result.stdout[-20000:]}\n{result.stderr[-5000:]}"
+    assert result.returncode == 0, f"{report}\n--- server log:\n{server_output[-20000:]}"
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert suite is not None, report
+    counts = {key: int(suite.get(key, "0")) for key in ("tests", "failures", "errors", "skipped")}
+    passed = counts["tests"] - counts["failures"] - counts["errors"] - counts["skipped"]
+    assert counts == {
+        "tests": len(tests) - len(NEEDS_KINTO_ATTACHMENT),
+        "failures": 0,
+        "errors": 0,
+        "skipped": 0,
+    }, report
+    print(
+        f"kinto-http.py {VERSION} tests/{module} on {backend.name}: {passed} passed, "
+        f"{len(NEEDS_KINTO_ATTACHMENT)} deselected (need kinto_attachment)"
+    )

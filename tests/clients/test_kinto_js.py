@@ -1,0 +1,103 @@
+"""kinto.js and kinto-http.js, unchanged, syncing through this server (Node.js).
+
+``tests/clients/js`` pins the clients (``package.json``, ``package-lock.json``);
+``npm ci`` installs them in ``tests/clients/js/node_modules`` when the lock file
+changed since the last install.  ``sync.test.js`` (``node:test``) then drives a
+server started for the run: two devices of one user editing offline, a conflict
+settled with ``resolve()``, more than 200 records pulled across ``Next-Page``
+pages, a record shared with a group, a batch of mixed outcomes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.clients.conftest import Backend, cache_lock, clean_environment, unavailable
+from tests.server import StartServer, write_ini
+
+pytestmark = [pytest.mark.clients, pytest.mark.process]
+
+JS = Path(__file__).with_name("js")
+SCRIPT = "sync.test.js"
+PAGINATE_BY = 50
+EXPECTED_TESTS = 5
+NPM_TIMEOUT = 300
+NODE_TIMEOUT = 300
+STAMP = ".kinto-clone-installed"
+SUITE = "kinto.js client tests"
+
+
+def node_and_npm() -> tuple[str, str]:
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        missing = " and ".join(name for name, path in (("node", node), ("npm", npm)) if not path)
+        unavailable(f"{missing} not found", SUITE)
+    version = subprocess.run([node, "--version"], capture_output=True, text=True, check=True)
+    major = int(re.match(r"v(\d+)", version.stdout.strip()).group(1))
+    if major < 20:
+        unavailable(f"Node.js {version.stdout.strip()} is too old (20 or later needed)", SUITE)
+    return node, npm
+
+
+def install_clients(npm: str) -> None:
+    """``npm ci`` from the committed lock file, unless already done for this lock file."""
+    lock = hashlib.sha256((JS / "package.json").read_bytes())
+    lock.update((JS / "package-lock.json").read_bytes())
+    stamp = JS / "node_modules" / STAMP
+    with cache_lock("npm"):
+        if stamp.is_file() and stamp.read_text() == lock.hexdigest():
+            return
+        command = [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund"]
+        try:
+            result = subprocess.run(
+                command, cwd=JS, capture_output=True, text=True, timeout=NPM_TIMEOUT
+            )
+        except subprocess.TimeoutExpired:
+            unavailable("npm ci timed out", SUITE)
+        if result.returncode != 0:
+            last = (result.stderr.strip().splitlines() or ["?"])[-1]
+            unavailable(f"npm ci failed ({last})", SUITE)
+        stamp.write_text(lock.hexdigest())
+
+
+def test_kinto_js_syncs_through_the_server(
+    backend: Backend, start_server: StartServer, tmp_path: Path
+) -> None:
+    node, npm = node_and_npm()
+    install_clients(npm)
+
+    settings = {**backend.ini_settings(), "kinto.paginate_by": str(PAGINATE_BY)}
+    ini = write_ini(tmp_path / "kinto.ini", settings)
+    backend.migrate(ini)
+    server = start_server(ini_path=ini)
+
+    env = {"KINTO_SERVER_URL": f"{server.url}/v1", "KINTO_PAGINATE_BY": str(PAGINATE_BY)}
+    result = subprocess.run(
+        [node, "--test", "--test-reporter=tap", SCRIPT],
+        cwd=JS,
+        env=clean_environment(env),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=NODE_TIMEOUT,
+    )
+    report = f"{result.stdout[-30000:]}\n{result.stderr[-5000:]}"
+    assert result.returncode == 0, f"{report}\n--- server log:\n{server.output()[-20000:]}"
+    summary = dict(
+        re.findall(r"^# (tests|pass|fail|skipped|todo|cancelled) (\d+)$", result.stdout, re.M)
+    )
+    assert summary == {
+        "tests": str(EXPECTED_TESTS),
+        "pass": str(EXPECTED_TESTS),
+        "fail": "0",
+        "skipped": "0",
+        "todo": "0",
+        "cancelled": "0",
+    }, report
+    print(f"kinto.js 17.1.1 + kinto-http.js 5.3.0 on {backend.name}: {summary['pass']} passed")
