@@ -76,7 +76,10 @@ def write_ini(path: Path, settings: Mapping[str, str | None] | None = None) -> P
         "[app:main]",
         "use = egg:kinto_clone",
     ]
-    lines += [f"{key} = {value}" for key, value in merged.items() if value is not None]
+    # Values are written literally: ``%`` would start an ini interpolation.
+    lines += [
+        f"{key} = {value.replace('%', '%%')}" for key, value in merged.items() if value is not None
+    ]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
@@ -156,6 +159,14 @@ class KintoServer:
         if self._log is not None:
             self._log.close()
             self._log = None
+
+    def kill(self) -> None:
+        """End the process with SIGKILL, as a crash or the OOM killer would: no
+        clean shutdown, no last checkpoint (crash-recovery tests)."""
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait()
+        self.stop()
 
     def __enter__(self) -> KintoServer:
         return self.start()

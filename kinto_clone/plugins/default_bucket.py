@@ -22,7 +22,7 @@ from kinto_clone.core.authentication import hmac_digest
 from kinto_clone.core.errors import raise_invalid
 from kinto_clone.core.events import ACTIONS, notify_resource_event
 from kinto_clone.core.resource.model import Model
-from kinto_clone.core.storage import UnicityError
+from kinto_clone.core.storage import ObjectNotFoundError, UnicityError
 
 
 def default_bucket_id(request: Request) -> str:
@@ -56,6 +56,15 @@ def _create_if_missing(
         current_principal=request.prefixed_userid,
         explicit_permissions=registry.settings["explicit_permissions"],
     )
+    # Look before creating: a create takes the write lock of the whole list of
+    # buckets (or collections) until commit, which would serialize every
+    # request of every user on it.
+    try:
+        model.get_object(object_id)
+    except ObjectNotFoundError:
+        pass
+    else:
+        return
     try:
         obj = model.create_object({"id": object_id})
     except UnicityError:

@@ -165,7 +165,17 @@ class Resource:
             httpexceptions.HTTPNotFound(), errno=ERRORS.INVALID_RESOURCE_ID, details=details
         )
 
-    def _current_object(self, object_id: str | None) -> dict[str, Any] | None:
+    def _current_object(
+        self, object_id: str | None, for_write: bool = False
+    ) -> dict[str, Any] | None:
+        """The stored object, or ``None``.
+
+        ``for_write`` first makes this transaction the only writer of the list,
+        so preconditions checked against the object still hold when the write
+        lands: of concurrent requests with the same ``If-Match``, one wins.
+        """
+        if for_write:
+            self.model.lock_for_write()
         if object_id is None or not self._id_generator_match(object_id):
             return None
         try:
@@ -332,7 +342,7 @@ class Resource:
         existing = None
         if object_id is not None:
             self._raise_400_if_invalid_id(object_id)
-            existing = self._current_object(object_id)
+            existing = self._current_object(object_id, for_write=True)
         if existing is not None:
             self._authorize("read", uri=self.model.object_uri(object_id))
         else:
@@ -367,6 +377,7 @@ class Resource:
     def plural_delete(self) -> dict[str, Any]:
         self._authorize("write")
         self.check_parents_exist()
+        self.model.lock_for_write()
         preconditions.raise_412_if_modified(self.request, {}, self.model.timestamp())
         query = self._list_query()
         rules, offset = pagination.rules_from_token(
@@ -413,7 +424,7 @@ class Resource:
         return envelope
 
     def put(self) -> dict[str, Any]:
-        existing = self._current_object(self.object_id)
+        existing = self._current_object(self.object_id, for_write=True)
         if_none_match = preconditions.conditions(self.request)[1]
         if existing is None or if_none_match == preconditions.ANY:
             self._authorize("create")
@@ -454,7 +465,7 @@ class Resource:
         return content_type if content_type in (JSON_PATCH, MERGE_PATCH) else bodies.JSON
 
     def patch(self) -> dict[str, Any]:
-        existing = self._current_object(self.object_id)
+        existing = self._current_object(self.object_id, for_write=True)
         self._authorize("write", object_missing=existing is None)
         self.check_parents_exist()
         self._raise_400_if_invalid_id(self.object_id)
@@ -528,7 +539,7 @@ class Resource:
         return envelope
 
     def delete(self) -> dict[str, Any]:
-        existing = self._current_object(self.object_id)
+        existing = self._current_object(self.object_id, for_write=True)
         self._authorize("write", object_missing=existing is None)
         self.check_parents_exist()
         self._raise_400_if_invalid_id(self.object_id)

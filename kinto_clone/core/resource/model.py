@@ -47,6 +47,9 @@ class Model:
     def object_uri(self, object_id: str) -> str:
         return f"{self.plural_uri}/{object_id}"
 
+    def lock_for_write(self) -> None:
+        self.storage.lock_for_write(self.resource_name, self.parent_id)
+
     def timestamp(self) -> int:
         return self.storage.resource_timestamp(self.resource_name, self.parent_id)
 

@@ -98,6 +98,10 @@ class SQLStorage(StorageBase):
 
     # Timestamps
 
+    def lock_for_write(self, resource_name: str, parent_id: str) -> None:
+        with self._session() as participant:
+            self._timestamps.lock(participant, [(resource_name, parent_id)])
+
     def resource_timestamp(self, resource_name: str, parent_id: str) -> int:
         group = (resource_name, parent_id)
         with self._session() as participant:

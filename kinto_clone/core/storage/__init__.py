@@ -142,6 +142,15 @@ class StorageBase:
         """True when the backend answers (used by ``/__heartbeat__``)."""
         raise NotImplementedError
 
+    def lock_for_write(self, resource_name: str, parent_id: str) -> None:
+        """Make the current transaction the only writer of the group until it ends.
+
+        Called before reading what a write depends on (``If-Match``), so that
+        concurrent conditional writes are serialized: exactly one of those
+        expecting the same version succeeds.
+        """
+        raise NotImplementedError
+
     def resource_timestamp(self, resource_name: str, parent_id: str) -> int:
         """Current timestamp of the group, tombstones included.
 

@@ -95,6 +95,11 @@ class MemoryStorage(StorageBase):
 
     # Timestamps
 
+    def lock_for_write(self, resource_name: str, parent_id: str) -> None:
+        # Joining takes the lock shared by every memory backend, held until commit.
+        with self._writing():
+            pass
+
     def resource_timestamp(self, resource_name: str, parent_id: str) -> int:
         key = (resource_name, parent_id)
         with self._lock:
