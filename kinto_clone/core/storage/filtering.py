@@ -113,6 +113,8 @@ def compile_filters(filters: Iterable[Filter], id_field: str = DEFAULT_ID_FIELD)
     predicate over thousands of objects stays cheap.
     """
     tests = [_compile(one, id_field) for one in filters]
+    if len(tests) == 1:
+        return tests[0]
     return lambda obj: all(test(obj) for test in tests)
 
 
@@ -196,7 +198,28 @@ def _compile(one: Filter, id_field: str) -> Predicate:
         COMPARISON.MIN: operator.ge,
     }[op]
     reference = order_key(value)
-    return lambda obj: compare(order_key(found(obj)), reference)
+    scalar_kind = _scalar_kind(value)
+    if scalar_kind is None:
+        return lambda obj: compare(order_key(found(obj)), reference)
+
+    def compare_scalar(obj: Object) -> bool:
+        # Same-kind scalars order naturally: skip building jsonb order keys,
+        # the cost of filtering thousands of objects.
+        candidate = found(obj)
+        if _scalar_kind(candidate) is scalar_kind:
+            return compare(candidate, value)
+        return compare(order_key(candidate), reference)
+
+    return compare_scalar
+
+
+def _scalar_kind(value: Any) -> type | None:
+    """``str`` or ``float`` (any number, not booleans), else ``None``."""
+    if isinstance(value, str):
+        return str
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float
+    return None
 
 
 def _wildcard_regex(pattern: str, flags: int) -> re.Pattern[str]:
