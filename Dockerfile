@@ -11,10 +11,10 @@ COPY kinto ./kinto
 RUN pip install .
 COPY config ./config
 
-# An unprivileged user; config/data is where an embedded database would be written.
+# An unprivileged user; config/kinto.ini keeps its SQLite database in /app/data.
 RUN useradd --system --uid 10001 kinto \
-    && mkdir -p /app/config/data \
-    && chown kinto /app/config/data
+    && mkdir -p /app/data \
+    && chown kinto /app/data
 USER kinto
 
 EXPOSE 8888

@@ -385,9 +385,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler, _ = COMMANDS[args.command]
     try:
         return handler(args)
-    except (CommandError, configuration.ConfigurationError) as error:
+    except Exception as error:
+        if not _is_for_the_operator(error):
+            raise
         print(f"kinto {args.command}: {error}", file=sys.stderr)
         return 1
+
+
+SCHEMA_MODULE = "kinto_clone.core.sql.schema"
+
+
+def _is_for_the_operator(error: Exception) -> bool:
+    """Whether ``error`` is printed alone, as a message, instead of a traceback.
+
+    Besides bad command lines and ini files, that is a database schema the SQL
+    backends cannot use (missing, outdated, newer, created by Kinto): the
+    operator fixes it, usually with ``kinto migrate`` as the message says, and a
+    traceback would only bury that.  The schema module is looked up rather than
+    imported so that ``kinto version`` or ``init`` do not pay for importing
+    SQLAlchemy: when it is not loaded, no error can come from it.
+    """
+    if isinstance(error, CommandError | configuration.ConfigurationError):
+        return True
+    schema = sys.modules.get(SCHEMA_MODULE)
+    return schema is not None and isinstance(error, schema.SchemaError)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from tests.backends import BACKEND_PARAMS, AppBackend, AppCache, empty_backend, sql_backend
 from tests.server import KintoServer, StartServer, write_ini
 
 
@@ -96,3 +97,50 @@ def postgresql_url() -> Iterator[str]:
     with admin.begin() as connection:
         connection.execute(sa.schema.DropSchema(schema, cascade=True, if_exists=True))
     admin.dispose()
+
+
+@pytest.fixture
+def empty_postgresql_url(postgresql_url: str) -> Iterator[str]:
+    """A fresh, empty schema of the test database, dropped after the test."""
+    schema = f"kinto_empty_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(sa.make_url(postgresql_url), poolclass=sa.pool.NullPool)
+    with admin.begin() as connection:
+        connection.execute(sa.schema.CreateSchema(schema))
+    url = sa.make_url(postgresql_url).update_query_dict({"options": f"-csearch_path={schema}"})
+    yield url.render_as_string(hide_password=False)
+    with admin.begin() as connection:
+        connection.execute(sa.schema.DropSchema(schema, cascade=True))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgresql_app_backend(postgresql_url: str) -> Iterator[AppBackend]:
+    """The PostgreSQL backends on this test process's schema, migrated once."""
+    with sql_backend("postgresql", postgresql_url) as backend:
+        yield backend
+
+
+@pytest.fixture(scope="session")
+def sqlite_app_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppBackend]:
+    """The SQLite backends on one database file of this test process."""
+    path = tmp_path_factory.mktemp("sqlite-apps") / "kinto.sqlite"
+    with sql_backend("sqlite", f"sqlite:///{path}") as backend:
+        yield backend
+
+
+@pytest.fixture(scope="session")
+def app_cache() -> Iterator[AppCache]:
+    """Apps reused by the tests of this process (:class:`tests.backends.AppCache`)."""
+    cache = AppCache()
+    yield cache
+    cache.close()
+
+
+@pytest.fixture(params=BACKEND_PARAMS)
+def app_backend(request: pytest.FixtureRequest) -> AppBackend:
+    """The backends of a test, one run per backend (see :mod:`tests.backends`).
+
+    The SQL databases are shared by the tests of a process: they are emptied
+    here, before each test, so every test starts from nothing as on memory.
+    """
+    return empty_backend(request, request.param)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import time
 from importlib import metadata
@@ -95,6 +96,33 @@ def test_init_without_a_terminal_defaults_to_sqlite(tmp_path: Path) -> None:
     assert "kinto.storage_url = sqlite:///%(here)s/data/kinto.db" in text
 
 
+def test_init_sqlite_keeps_data_across_restarts(tmp_path: Path, start_server: StartServer) -> None:
+    """``kinto init``'s default backend is durable: an account, its record and the
+    record's permissions written before a restart are served after it."""
+    path = tmp_path / "kinto.ini"
+    assert kinto("init", "--ini", str(path)).returncode == 0
+    server = start_server(ini_path=path)
+    signup = {"data": {"password": "s3cret"}}
+    response = requests.put(f"{server.url}/v1/accounts/alice", json=signup, timeout=5)
+    assert response.status_code == 201
+    records = "/v1/buckets/default/collections/tasks/records"
+    response = requests.put(
+        f"{server.url}{records}/first", json={"data": {"done": False}}, auth=ALICE, timeout=5
+    )
+    assert response.status_code == 201
+    server.stop()
+
+    restarted = start_server(ini_path=path)
+    response = requests.get(f"{restarted.url}{records}/first", auth=ALICE, timeout=5)
+    assert response.status_code == 200
+    assert response.json()["data"]["done"] is False
+    assert response.json()["permissions"]["write"] == ["account:alice"]
+    assert (tmp_path / "data" / "kinto.db").is_file()
+
+
+ALICE = ("alice", "s3cret")
+
+
 def test_init_postgresql_with_memory_cache(tmp_path: Path) -> None:
     path = tmp_path / "kinto.ini"
     args = ("init", "--backend", "postgresql", "--cache-backend", "memory", "--host", "0.0.0.0")
@@ -170,6 +198,53 @@ def test_missing_ini_is_reported(tmp_path: Path) -> None:
     result = kinto("migrate", cwd=tmp_path)
     assert result.returncode == 1
     assert "config/kinto.ini" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["start", "migrate"])
+def test_unusable_schema_is_reported_without_traceback(tmp_path: Path, command: str) -> None:
+    """A schema the server cannot use is the operator's to fix: the command
+    prints what is wrong and exits with 1, like any other configuration error."""
+    database = tmp_path / "kinto.db"
+    with sqlite3.connect(database) as connection:
+        # What a newer server would leave behind.
+        connection.execute("CREATE TABLE metadata (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        connection.execute("INSERT INTO metadata VALUES ('kinto_clone.storage.schema', '99')")
+    connection.close()
+    sqlite_storage = {
+        "kinto.storage_backend": "kinto_clone.core.storage.sqlite",
+        "kinto.storage_url": f"sqlite:///{database}",
+    }
+    path = write_ini(tmp_path / "kinto.ini", sqlite_storage)
+    result = kinto(command, "--ini", str(path))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith(
+        f"kinto {command}: SQLite storage schema version 99 is unknown to this server"
+    )
+
+
+@pytest.mark.postgresql
+def test_start_on_an_empty_postgresql_says_to_migrate(
+    tmp_path: Path, empty_postgresql_url: str, start_server: StartServer
+) -> None:
+    """Unlike SQLite, PostgreSQL needs ``kinto migrate`` first; ``start`` says so
+    in one line, and starts once it is done."""
+    backends = {
+        "kinto.storage_backend": "kinto.core.storage.postgresql",
+        "kinto.storage_url": empty_postgresql_url,
+        "kinto.permission_backend": "kinto.core.permission.postgresql",
+        "kinto.permission_url": empty_postgresql_url,
+    }
+    path = write_ini(tmp_path / "kinto.ini", backends)
+    refused = kinto("start", "--ini", str(path))
+    assert refused.returncode == 1
+    assert refused.stderr.startswith("kinto start: PostgreSQL storage schema missing")
+    assert refused.stderr.strip().endswith("run `kinto migrate`.")
+    assert "Traceback" not in refused.stderr
+
+    assert kinto("migrate", "--ini", str(path)).returncode == 0
+    server = start_server(ini_path=path)
+    assert requests.get(server.url + "/v1/__heartbeat__", timeout=5).status_code == 200
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ The tests ship in the client's sdist (``tests/``, with the server configuration
 they expect, ``tests/config/kinto.ini``); they are downloaded once into
 ``.cache/clients`` and run in a pytest process of their own, as their Makefile
 does (``pytest -k test_functional``), against a ``kinto`` process started from
-that ini.  Two things differ from their set-up, both outside their files:
+that ini.  Three things differ from their set-up, none in their tests:
 
 * ``kinto.includes`` drops ``kinto_attachment``, a separate plugin this server
   does not provide (through ``KINTO_INCLUDES``, Kinto's own way to override a
@@ -13,6 +13,10 @@ that ini.  Two things differ from their set-up, both outside their files:
   (``http://localhost:8888/v1``), with no setting to change it: the runner sets
   that constant to the address of the server started for the run, before their
   ``conftest.py`` reads it, so runs need no fixed port and may run in parallel.
+* The copy of their ini the server reads sets ``kinto.account_bcrypt_rounds``
+  to bcrypt's minimum, 4: each of their tests creates an account, whose hash
+  and first check cost about a second at the default cost (12) on a small
+  machine, most of the suite's time.  Passwords are checked all the same.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ VERSION = "11.11.0"
 MODULES = ("test_functional.py", "test_functional_async.py")
 NEEDS_KINTO_ATTACHMENT = ("test_adding_an_attachment", "test_removing_an_attachment")
 INCLUDES_WITHOUT_ATTACHMENT = "kinto.plugins.flush kinto.plugins.accounts"
+BCRYPT_ROUNDS = "kinto.account_bcrypt_rounds = 4"
 SUITE_TIMEOUT = 600
 DOWNLOAD_TIMEOUT = 300
 SUITE = "kinto-http.py client tests"
@@ -99,9 +104,12 @@ def test_kinto_http_py_functional_tests(module: str, backend: Backend, tmp_path:
     tests = expected_tests(sdist / "tests" / module)
     assert set(NEEDS_KINTO_ATTACHMENT) <= set(tests)
 
-    # Their ini, unchanged (a copy, so the cache stays clean of logs).
+    # Their ini (a copy, so the cache stays clean of logs), with cheap bcrypt.
     ini = tmp_path / "kinto.ini"
     shutil.copyfile(sdist / "tests" / "config" / "kinto.ini", ini)
+    text = ini.read_text()
+    assert "account_bcrypt_rounds" not in text and text.count("[app:main]\n") == 1
+    ini.write_text(text.replace("[app:main]\n", f"[app:main]\n{BCRYPT_ROUNDS}\n"))
     env = {"KINTO_INCLUDES": INCLUDES_WITHOUT_ATTACHMENT, **backend.env}
     backend.migrate(ini, env)
 

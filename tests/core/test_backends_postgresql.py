@@ -67,26 +67,12 @@ class TestPostgreSQLCache(CacheContract):
         return lambda prefix: SQLCache(backends.engine, POSTGRESQL, cache_prefix=prefix)
 
 
-@pytest.fixture
-def empty_url(postgresql_url: str) -> Iterator[str]:
-    """A fresh, empty schema of the test database, dropped after the test."""
-    schema = f"kinto_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(sa.make_url(postgresql_url), poolclass=sa.pool.NullPool)
-    with admin.begin() as connection:
-        connection.execute(sa.schema.CreateSchema(schema))
-    url = sa.make_url(postgresql_url).update_query_dict({"options": f"-csearch_path={schema}"})
-    yield url.render_as_string(hide_password=False)
-    with admin.begin() as connection:
-        connection.execute(sa.schema.DropSchema(schema, cascade=True))
-    admin.dispose()
-
-
 class TestPostgreSQLBackends(SQLBackendsContract):
     dialect = POSTGRESQL
 
     @pytest.fixture
-    def empty_url(self, empty_url: str) -> str:
-        return empty_url
+    def empty_url(self, empty_postgresql_url: str) -> str:
+        return empty_postgresql_url
 
 
 def test_unreachable_server_gives_backend_errors(caplog: pytest.LogCaptureFixture) -> None:
@@ -166,12 +152,14 @@ def test_kinto_style_urls_use_psycopg2_and_pool_settings(postgresql_url: str) ->
     engine.dispose()
 
 
-def test_same_url_shares_an_engine_other_url_does_not(postgresql_url: str, empty_url: str) -> None:
+def test_same_url_shares_an_engine_other_url_does_not(
+    postgresql_url: str, empty_postgresql_url: str
+) -> None:
     config = Configurator(
         settings={
             "storage_url": postgresql_url,
             "permission_url": postgresql_url,
-            "cache_url": empty_url,
+            "cache_url": empty_postgresql_url,
             "skip_schema_check": True,
         }
     )

@@ -1,15 +1,17 @@
 """Fixtures of the functional tests: the WSGI app under WebTest, and its users.
 
-Every test gets a fresh in-process app (memory backends, Basic Auth, the default
-bucket plugin) built by :func:`make_app`.
+Every test gets an empty in-process app (Basic Auth, the default bucket plugin)
+from :func:`make_app`, and runs once per backend: memory, PostgreSQL and
+SQLite (``[memory]``, ``[postgresql]``, ``[sqlite]`` in its id; see
+:mod:`tests.backends`).
 
 Checking the tests against Kinto itself: with ``FUNCTIONAL_REFERENCE_URL`` set to
 a running Kinto 26.5.0 (memory backends, ``multiauth.policies = basicauth``,
 ``kinto.includes = kinto.plugins.default_bucket kinto.plugins.flush`` and the
 secrets of :mod:`tests.functional.helpers`), the same tests are sent to it over
-HTTP instead; it is flushed before each test.  Tests needing other settings,
-and those marked ``clone_only`` (where this server deliberately differs from
-Kinto), are skipped in that mode.
+HTTP instead (their ``[memory]`` runs only); it is flushed before each test.
+Tests needing other settings, and those marked ``clone_only`` (where this
+server deliberately differs from Kinto), are skipped in that mode.
 """
 
 from __future__ import annotations
@@ -22,16 +24,15 @@ import pytest
 import requests
 import webob
 import webtest
+from pyramid.registry import Registry
 
 import kinto_clone
+from tests.backends import AppBackend, AppCache, dispose_apps
 from tests.functional.helpers import ALICE, DEFAULT_BUCKET_HMAC_SECRET, USERID_HMAC_SECRET
 
 REFERENCE_URL = os.environ.get("FUNCTIONAL_REFERENCE_URL", "").rstrip("/")
 
 BASE_SETTINGS: dict[str, str] = {
-    "kinto.storage_backend": "kinto.core.storage.memory",
-    "kinto.permission_backend": "kinto.core.permission.memory",
-    "kinto.cache_backend": "kinto.core.cache.memory",
     "kinto.includes": "kinto.plugins.default_bucket",
     "multiauth.policies": "basicauth",
     "kinto.userid_hmac_secret": USERID_HMAC_SECRET,
@@ -82,14 +83,32 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    callspec = getattr(item, "callspec", None)
+    backend = callspec.params.get("app_backend", "memory") if callspec else "memory"
+    if REFERENCE_URL and backend != "memory":
+        # Skipped before its fixtures: no database is set up for nothing.
+        pytest.skip("the reference server runs on its own backends")
+
+
 @pytest.fixture
-def make_app(request: pytest.FixtureRequest) -> Iterator[MakeApp]:
-    """``make_app(**settings)``: a fresh app, ``settings`` added to :data:`BASE_SETTINGS`.
+def make_app(
+    request: pytest.FixtureRequest, app_backend: AppBackend, app_cache: AppCache
+) -> Iterator[MakeApp]:
+    """``make_app(**settings)``: an empty app on the test's backend, ``settings``
+    added to :data:`BASE_SETTINGS`.
 
     ``kinto.includes`` given here are loaded in addition to the default bucket.
+    An app of a previous test with the same settings is reused, emptied
+    (:class:`tests.backends.AppCache`); asking twice in one test gives two
+    apps.  Apps made by one test share the data of SQL backends (as two
+    processes on one database would); memory apps each have their own.
     """
     if REFERENCE_URL and request.node.get_closest_marker("clone_only"):
         pytest.skip("deliberate difference from Kinto 26.5.0")
+    registries: list[Registry] = []
+    used: list[dict[str, str]] = []
 
     def make(**overrides: str) -> webtest.TestApp:
         if REFERENCE_URL:
@@ -98,14 +117,21 @@ def make_app(request: pytest.FixtureRequest) -> Iterator[MakeApp]:
             remote = RemoteServer(REFERENCE_URL)
             remote.flush()
             return webtest.TestApp(remote)
-        settings = {**BASE_SETTINGS, **overrides}
+        settings = {**BASE_SETTINGS, **app_backend.settings, **overrides}
         if "kinto.includes" in overrides:
             settings["kinto.includes"] = " ".join(
                 [BASE_SETTINGS["kinto.includes"], overrides["kinto.includes"]]
             )
-        return webtest.TestApp(kinto_clone.main({}, **settings))
+        if settings in used:
+            app = kinto_clone.main({}, **settings)
+            registries.append(app.registry)
+        else:
+            used.append(settings)
+            app = app_cache.get(app_backend, settings)
+        return webtest.TestApp(app)
 
     yield make
+    dispose_apps(registries)
 
 
 @pytest.fixture

@@ -14,8 +14,9 @@ import pytest
 import requests
 import webtest
 
+from tests.backends import AppBackend
 from tests.functional.helpers import ALICE
-from tests.server import KintoServer
+from tests.server import StartServer
 
 RECORDS = "/v1/buckets/b/collections/c/records"
 RECORD = f"{RECORDS}/r"
@@ -134,9 +135,10 @@ def test_a_deeply_nested_body_is_a_400(record: webtest.TestApp, depth: int) -> N
         assert "nested" in detail["description"]
 
 
-def test_a_large_body_is_accepted(live_server: KintoServer) -> None:
+def test_a_large_body_is_accepted(app_backend: AppBackend, start_server: StartServer) -> None:
     # Over HTTP: in-process, WebOb spools big bodies to temporary files that
     # WebTest never closes (ResourceWarning).
+    live_server = start_server(app_backend.settings)
     url = f"{live_server.url}/v1/buckets/large/collections/c"
     text = "x" * (4 * 1024 * 1024)
     with requests.Session() as session:

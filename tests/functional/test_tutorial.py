@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 import requests
 
+from tests.backends import BACKEND_PARAMS, empty_backend
 from tests.server import KintoServer, basicauth_userid, write_ini
 
 pytestmark = pytest.mark.process
@@ -62,10 +63,13 @@ class Client:
         return self("GET", "/", auth=auth).json()["user"]["id"]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KintoServer]:
-    """One server for the module: the tutorial's steps build on each other."""
-    ini = write_ini(tmp_path_factory.mktemp("tutorial") / "kinto.ini")
+@pytest.fixture(scope="module", params=BACKEND_PARAMS)
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[KintoServer]:
+    """One server per backend for the module: the tutorial's steps build on each other."""
+    settings = empty_backend(request, request.param).settings
+    ini = write_ini(tmp_path_factory.mktemp("tutorial") / "kinto.ini", settings)
     with KintoServer(ini) as running:
         yield running
 

@@ -1,27 +1,24 @@
 """Fixtures of the plugin tests: an in-process app built from settings, and users.
 
-:func:`backend_settings` chooses the backends (memory here); parametrize or
-override it to run every plugin test on another backend.  :func:`make_app` adds
-the test's own settings on top of :data:`BASE_SETTINGS`.
+:func:`backend_settings` chooses the backends: every plugin test runs once per
+backend, memory, PostgreSQL and SQLite (``[memory]``, ``[postgresql]``,
+``[sqlite]`` in its id; see :mod:`tests.backends`).  :func:`make_app` adds the
+test's own settings on top of :data:`BASE_SETTINGS`.
 """
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 import webtest
+from pyramid.registry import Registry
 
 import kinto_clone
+from tests.backends import AppBackend, dispose_apps
 
 USERID_HMAC_SECRET = "plugins-secret"
-
-MEMORY_BACKENDS: dict[str, str] = {
-    "kinto.storage_backend": "kinto.core.storage.memory",
-    "kinto.permission_backend": "kinto.core.permission.memory",
-    "kinto.cache_backend": "kinto.core.cache.memory",
-}
 
 BASE_SETTINGS: dict[str, str] = {
     "multiauth.policies": "basicauth",
@@ -49,25 +46,28 @@ def basic_auth(user: str, password: str = "secret") -> dict[str, str]:
 
 
 @pytest.fixture
-def backend_settings() -> dict[str, str]:
-    """The backends every plugin test runs on."""
-    return dict(MEMORY_BACKENDS)
+def backend_settings(app_backend: AppBackend) -> dict[str, str]:
+    """The backends of the test's run (emptied before the test)."""
+    return dict(app_backend.settings)
 
 
 @pytest.fixture
-def make_app(backend_settings: dict[str, str]) -> MakeApp:
-    """``make_app(settings)``: a fresh app with ``settings`` over the defaults."""
+def make_app(backend_settings: dict[str, str]) -> Iterator[MakeApp]:
+    """``make_app(settings)``: a fresh app with ``settings`` over the defaults.
+
+    Apps made by one test share the data of SQL backends (as two processes on
+    one database would); memory apps each have their own.
+    """
+    registries: list[Registry] = []
 
     def make(settings: dict[str, str] | None = None) -> webtest.TestApp:
         merged = {**BASE_SETTINGS, **backend_settings, **(settings or {})}
         app = kinto_clone.main({}, **merged)
-        registry = app.registry
-        # Backends shared between apps (SQL ones) start empty for each test.
-        for backend in (registry.storage, registry.permission, registry.cache):
-            backend.flush()
+        registries.append(app.registry)
         return webtest.TestApp(app)
 
-    return make
+    yield make
+    dispose_apps(registries)
 
 
 def principal_of(app: webtest.TestApp, headers: dict[str, str]) -> str:

@@ -5,13 +5,12 @@ from __future__ import annotations
 import pytest
 import webtest
 
-from kinto_clone import main
+from tests.plugins.conftest import MakeApp
 
 
 @pytest.fixture
-def app() -> webtest.TestApp:
-    settings = {"multiauth.policies": "basicauth", "kinto.includes": "kinto.plugins.admin"}
-    return webtest.TestApp(main({}, **settings))
+def app(make_app: MakeApp) -> webtest.TestApp:
+    return make_app({"kinto.includes": "kinto.plugins.admin"})
 
 
 def test_admin_without_slash_redirects(app: webtest.TestApp) -> None:

@@ -149,8 +149,7 @@ class Schema:
     def check(self, engine: Engine, dialect: Dialect) -> None:
         """Refuse to start on a schema this code cannot use; see the module docstring."""
         try:
-            with participate(engine, dialect) as participant:
-                installed = self.installed_version(participant.connection)
+            installed = self._settled_version(engine, dialect)
         except BackendError as error:
             # The server may come up later: requests get 503s until then.
             logger.warning("Could not check the %s schema: %s", self.kind, error)
@@ -167,6 +166,26 @@ class Schema:
             f"{dialect.title} {self.kind} schema {state} (this server needs version "
             f"{self.version}): run `kinto migrate`."
         )
+
+    def _settled_version(self, engine: Engine, dialect: Dialect) -> int:
+        """:meth:`installed_version`, once no migration is half-way through.
+
+        Its reads are several statements, each seeing the latest commit: a
+        migration committed between them (``kinto migrate``, or another process
+        starting on the same new SQLite file) looks like tables without a
+        version.  Unless the first reading is the expected version, read again
+        under the schema's lock, which waits for any migration to end.  The
+        usual start (schema up to date) takes no lock.
+        """
+        try:
+            with participate(engine, dialect) as participant:
+                installed = self.installed_version(participant.connection)
+            if installed == self.version:
+                return installed
+        except SchemaError:
+            pass
+        with participate(engine, dialect) as participant:
+            return self.installed_version(participant.lock([f"schema:{self.kind}"]))
 
 
 def check_schema(

@@ -158,6 +158,30 @@ class SQLBackendsContract:
         with pytest.raises(SchemaError, match="version 99 is unknown"):
             backends.storage.initialize_schema()
 
+    def test_migration_committed_during_the_start_check(self, empty_url, load):
+        """Two servers starting on one new SQLite file, or a server starting
+        while ``kinto migrate`` runs: the other's migration may commit between
+        the reads of the check, which then sees tables without a version.  That
+        must not pass for another application's tables."""
+        checker = load(empty_url, skip_schema_check=True)
+        migrator = load(empty_url, skip_schema_check=True)
+        migrated: list[bool] = []
+
+        def migrate_after_the_version_read(_conn, _cursor, statement, parameters, *_args):
+            if migrated or "metadata" not in f"{statement} {parameters}":
+                return
+            migrated.append(True)
+            # A thread of its own: in this one it would join the check's
+            # transaction, and commit only after it.
+            thread = threading.Thread(target=migrator.storage.initialize_schema)
+            thread.start()
+            thread.join()
+
+        sa.event.listen(checker.engine, "after_cursor_execute", migrate_after_the_version_read)
+        storage.SCHEMA.check(checker.engine, self.dialect)
+        assert migrated == [True]
+        assert installed(checker.engine, storage.SCHEMA) == storage.SCHEMA.version
+
     def test_tables_of_another_application_are_refused(self, empty_url, load):
         found = load(empty_url, skip_schema_check=True)
         foreign = sa.Table("objects", sa.MetaData(), sa.Column("id", sa.Text))

@@ -54,6 +54,11 @@ def next_timestamp(previous: int | None, wanted: Any, now: int) -> int:
     return previous + 1
 
 
+def literal_group(table: sa.Table, group: Group) -> sa.ColumnElement[bool]:
+    resource_name, parent_id = group
+    return sa.and_(table.c.resource_name == resource_name, table.c.parent_id == parent_id)
+
+
 class GroupTimestamps:
     """Locks, reads and records the timestamps of groups."""
 
@@ -67,10 +72,15 @@ class GroupTimestamps:
 
     def current(self, connection: Connection, group: Group) -> int | None:
         """The group's timestamp: its row, or its newest object should the row
-        be missing.  Two index lookups (no scan of the group)."""
-        stored = sa.select(timestamps.c.last_modified).where(group_condition(timestamps, *group))
+        be missing.  Two index lookups (no scan of the group).
+
+        ``parent_id`` is literal here, ``*`` included, as in the memory backend
+        and Kinto: listing with a wildcard parent (accounts of an admin) has
+        the timestamp of the group named ``*``.
+        """
+        stored = sa.select(timestamps.c.last_modified).where(literal_group(timestamps, group))
         newest = sa.select(sa.func.max(objects.c.last_modified)).where(
-            group_condition(objects, *group)
+            literal_group(objects, group)
         )
         row = connection.execute(
             sa.select(stored.scalar_subquery(), newest.scalar_subquery())
