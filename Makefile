@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # editing pyproject.toml (dependencies) triggers a new install.
 INSTALLED := $(VENV)/.installed
 INI ?= config/kinto.ini
-SOURCES := kinto_clone kinto tests
+SOURCES := kinto_clone kinto tests bench
 
 .PHONY: venv serve test lint format check migrate clean
 
