@@ -20,6 +20,7 @@ from pyramid.response import Response
 from kinto_clone.core.errors import raise_invalid
 from kinto_clone.core.resource.body import read_json_body
 from kinto_clone.core.service import Service
+from kinto_clone.core.views.batch_locks import lock_written_lists
 
 batch = Service(name="batch", path="/batch", description="Batch operations")
 
@@ -146,8 +147,9 @@ def _describe(response: Response, subrequest: Request) -> dict[str, Any]:
 @batch.post()
 def post_batch(request: Request) -> dict[str, Any]:
     responses = []
-    for spec in parse_batch(request):
-        subrequest = build_subrequest(request, spec)
+    subrequests = [build_subrequest(request, spec) for spec in parse_batch(request)]
+    lock_written_lists(request, subrequests)
+    for subrequest in subrequests:
         response, subrequest = _invoke(request, subrequest)
         if response.status_code == 409 or response.status_code >= 500:
             # The batch is one transaction: this failure undoes all of it.
