@@ -17,7 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from pyramid.config import Configurator
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 
 from kinto_clone.core.cache import CacheBase
 from kinto_clone.core.sql import tables
@@ -61,7 +61,8 @@ class SQLCache(CacheBase):
 
     def flush(self) -> None:
         with self._session() as participant:
-            participant.writer().execute(sa.delete(cache))
+            participant.writer()
+            participant.execute(sa.delete(cache))
 
     def _live(self, key: str, now: float) -> sa.ColumnElement[bool]:
         return sa.and_(cache.c.key == self.prefix + key, cache.c.expires_at > now)
@@ -69,14 +70,14 @@ class SQLCache(CacheBase):
     def get(self, key: str) -> Any:
         query = sa.select(cache.c.value).where(self._live(key, time.time()))
         with self._session() as participant:
-            value = participant.connection.execute(query).scalar()
+            value = participant.execute(query).scalar()
         return None if value is None else json.loads(value)
 
     def ttl(self, key: str) -> int:
         now = time.time()
         query = sa.select(cache.c.expires_at).where(self._live(key, now))
         with self._session() as participant:
-            expires_at = participant.connection.execute(query).scalar()
+            expires_at = participant.execute(query).scalar()
         return -1 if expires_at is None else math.ceil(expires_at - now)
 
     def set(self, key: str, value: Any, ttl: float) -> None:
@@ -91,11 +92,11 @@ class SQLCache(CacheBase):
             set_={"value": insert.excluded.value, "expires_at": insert.excluded.expires_at},
         )
         with self._session() as participant:
-            connection = participant.writer()
-            connection.execute(upsert)
-            self._purge(connection, now)
+            participant.writer()
+            participant.execute(upsert)
+            self._purge(participant, now)
 
-    def _purge(self, connection: Connection, now: float) -> None:
+    def _purge(self, participant: SQLParticipant, now: float) -> None:
         """Delete a batch of expired rows, skipping those another transaction
         holds (PostgreSQL) rather than waiting for it."""
         expired = (
@@ -104,7 +105,7 @@ class SQLCache(CacheBase):
             .limit(PURGE_BATCH)
             .with_for_update(skip_locked=True)
         )
-        connection.execute(sa.delete(cache).where(cache.c.key.in_(expired)))
+        participant.execute(sa.delete(cache).where(cache.c.key.in_(expired)))
 
     def expire(self, key: str, ttl: float) -> None:
         update = (
@@ -113,7 +114,8 @@ class SQLCache(CacheBase):
             .values(expires_at=time.time() + ttl)
         )
         with self._session() as participant:
-            participant.writer().execute(update)
+            participant.writer()
+            participant.execute(update)
 
     def delete(self, key: str) -> Any:
         delete = (
@@ -122,7 +124,8 @@ class SQLCache(CacheBase):
             .returning(cache.c.value, cache.c.expires_at)
         )
         with self._session() as participant:
-            row = participant.writer().execute(delete).first()
+            participant.writer()
+            row = participant.execute(delete).first()
         if row is None or row.expires_at <= time.time():
             return None
         return json.loads(row.value)

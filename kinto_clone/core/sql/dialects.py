@@ -8,6 +8,12 @@ writer at a time, which is what makes timestamps follow commit order:
 * SQLite allows one writer per database: a transaction becomes a write
   transaction with ``BEGIN IMMEDIATE`` (waiting up to :data:`BUSY_TIMEOUT_MS`
   for the lock instead of failing), and WAL mode lets readers run meanwhile.
+
+Both run reads outside any transaction (autocommit: each statement sees the
+latest commit, as it would in a READ COMMITTED transaction) and open one only
+when a request writes, so that a read-only request costs no ``BEGIN``/``COMMIT``
+round trips.  On PostgreSQL the ``BEGIN`` and the group locks travel in front of
+the next statement, in the same round trip (:meth:`Dialect.write_prefix`).
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from typing import Any, ClassVar
 import sqlalchemy as sa
 from pyramid.exceptions import ConfigurationError
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.elements import ColumnElement
@@ -57,6 +63,9 @@ class Dialect:
     creates_schema_on_start: ClassVar[bool] = False
     """Whether a backend may create its tables when it starts on an empty
     database, instead of asking for ``kinto migrate``."""
+    writes_in_common_table_expressions: ClassVar[bool] = False
+    """Whether ``WITH x AS (INSERT ... RETURNING ...)`` is supported: several
+    writes in one statement, hence one round trip."""
 
     fields: PostgreSQLFields | SQLiteFields
 
@@ -78,21 +87,37 @@ class Dialect:
         """An ``INSERT`` supporting ``ON CONFLICT`` clauses."""
         raise NotImplementedError
 
-    def document(self, payload: str) -> ColumnElement[Any]:
-        """The JSON text ``payload`` as a value of a document column."""
+    def document(self, text: ColumnElement[str]) -> ColumnElement[Any]:
+        """The JSON ``text`` as a value of a document column."""
         raise NotImplementedError
 
     def begin_write(self, connection: Connection) -> None:
-        """Turn the connection's transaction into a write transaction."""
+        """Open the write transaction: reads ran in autocommit mode until now."""
+        raise NotImplementedError
 
     def lock(self, connection: Connection, names: list[str]) -> None:
         """Take the named transaction-scoped locks, in the given order."""
+
+    def write_prefix(self, begin: bool, names: list[str]) -> tuple[str, dict[str, Any]] | None:
+        """SQL opening the write transaction (``begin``) and taking the locks
+        ``names``, to be sent with the next statement in one round trip; ``None``
+        when the driver cannot send several statements at once (then
+        :meth:`begin_write` and :meth:`lock` run on their own)."""
+        return None
+
+    def commit(self, connection: Connection, writing: bool) -> None:
+        """End the transaction: reads left nothing to commit."""
+        connection.commit()
+
+    def rollback(self, connection: Connection, writing: bool) -> None:
+        connection.rollback()
 
 
 class PostgreSQLDialect(Dialect):
     name = "postgresql"
     title = "PostgreSQL"
     example_url = "postgresql://postgres@localhost/kinto"
+    writes_in_common_table_expressions = True
     fields = PostgreSQLFields()
 
     def _check_url(self, url: URL, setting: str) -> URL:
@@ -114,8 +139,11 @@ class PostgreSQLDialect(Dialect):
             max_overflow=pool.max_overflow,
             pool_timeout=pool.timeout,
             pool_recycle=pool.recycle,
-            # Connections broken by a server restart are replaced transparently.
-            pool_pre_ping=True,
+            # Transactions are opened by hand, for writes only (module docstring).
+            # Connections broken by a server restart are replaced on first use
+            # (:class:`~kinto_clone.core.sql.session.SQLParticipant`) rather
+            # than pinged at every checkout, a round trip per request.
+            isolation_level="AUTOCOMMIT",
             executemany_mode="values_plus_batch",
             json_serializer=dump_document,
             connect_args=connect_args,
@@ -124,15 +152,39 @@ class PostgreSQLDialect(Dialect):
     def insert(self, table: sa.Table) -> Insert:
         return postgresql.insert(table)
 
-    def document(self, payload: str) -> ColumnElement[Any]:
-        return sa.cast(sa.literal(payload, sa.Text), JSONB)
+    def document(self, text: ColumnElement[str]) -> ColumnElement[Any]:
+        return sa.cast(text, JSONB)
+
+    def begin_write(self, connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN")
 
     def lock(self, connection: Connection, names: list[str]) -> None:
-        # The current schema is part of the key: instances using different
-        # schemas of one database do not contend.
-        name = sa.func.unnest(sa.literal(names, ARRAY(sa.Text))).column_valued("name")
-        key = sa.func.hashtextextended(sa.func.current_schema().concat("/").concat(name), 0)
-        connection.execute(sa.select(sa.func.count(sa.func.pg_advisory_xact_lock(key))))
+        connection.exec_driver_sql(POSTGRESQL_LOCK, {"lock_names": names})
+
+    def write_prefix(self, begin: bool, names: list[str]) -> tuple[str, dict[str, Any]] | None:
+        sql = "BEGIN;" if begin else ""
+        if names:
+            sql += POSTGRESQL_LOCK + ";"
+        return sql, {"lock_names": names}
+
+    def commit(self, connection: Connection, writing: bool) -> None:
+        # The driver is in autocommit mode: its commit() would send nothing.
+        if writing:
+            connection.exec_driver_sql("COMMIT")
+        connection.commit()
+
+    def rollback(self, connection: Connection, writing: bool) -> None:
+        if writing:
+            connection.exec_driver_sql("ROLLBACK")
+        connection.rollback()
+
+
+# Advisory locks, taken in the order of the names.  The current schema is part
+# of the key: instances using different schemas of one database do not contend.
+POSTGRESQL_LOCK = (
+    "SELECT count(pg_advisory_xact_lock(hashtextextended(current_schema() || '/' || name, 0)))"
+    " FROM unnest(%(lock_names)s::text[]) AS name"
+)
 
 
 class SQLiteDialect(Dialect):
@@ -169,8 +221,8 @@ class SQLiteDialect(Dialect):
     def insert(self, table: sa.Table) -> Insert:
         return sqlite.insert(table)
 
-    def document(self, payload: str) -> ColumnElement[Any]:
-        return sa.literal(payload, sa.Text)
+    def document(self, text: ColumnElement[str]) -> ColumnElement[Any]:
+        return text
 
     def begin_write(self, connection: Connection) -> None:
         # Take the database write lock now: upgrading a read transaction later

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import sqlalchemy as sa
 from pyramid.config import Configurator
@@ -62,20 +63,77 @@ def literal_id(pattern: str) -> str:
     return "".join(next(chars, "\\") if char == "\\" else char for char in chars)
 
 
+Permissions = dict[str, set[str]]
+
+
 class SQLPermission(PermissionBase):
     """ACEs as ``(object_id, permission, principal)`` rows, memberships as
-    ``(user_id, principal)`` rows."""
+    ``(user_id, principal)`` rows.
+
+    The ACEs of an object, once read in a transaction, are kept in the
+    participant's ``memo`` (and kept up to date by this transaction's own
+    writes): a request checks its permissions on an object and its parents,
+    then shows the object's permissions, with one query.
+    """
 
     schema = SCHEMA
 
     def __init__(self, engine: Engine, dialect: Dialect) -> None:
         self._engine = engine
         self._dialect = dialect
+        text = sa.Text
+        self._user_principals = sa.select(members.c.principal).where(
+            members.c.user_id.in_(
+                [sa.bindparam("user_id", type_=text), sa.bindparam("authenticated", type_=text)]
+            )
+        )
+        self._aces_of = sa.select(aces.c.object_id, aces.c.permission, aces.c.principal).where(
+            aces.c.object_id.in_(sa.bindparam("object_ids", expanding=True, type_=text))
+        )
+        added = (
+            dialect.insert(aces)
+            .values(
+                object_id=sa.bindparam("object_id", type_=text),
+                permission=sa.bindparam("permission", type_=text),
+                principal=sa.bindparam("principal", type_=text),
+            )
+            .on_conflict_do_nothing()
+        )
+        self._add = added
+        if dialect.writes_in_common_table_expressions:
+            # The insert and the object's other ACEs, in one round trip (the
+            # select does not see the row inserted by the same statement).
+            self._add_and_read: Any = (
+                sa.select(aces.c.permission, aces.c.principal)
+                .where(aces.c.object_id == sa.bindparam("object_id", type_=text))
+                .add_cte(added.returning(aces.c.object_id).cte("added"))
+            )
+        else:
+            self._add_and_read = None
 
     @contextmanager
     def _session(self) -> Iterator[SQLParticipant]:
         with participate(self._engine, self._dialect) as participant:
             yield participant
+
+    @staticmethod
+    def _memo(participant: SQLParticipant) -> dict[str, Permissions]:
+        known: dict[str, Permissions] = participant.memo.setdefault("aces", {})
+        return known
+
+    def _permissions_of(
+        self, participant: SQLParticipant, object_ids: Iterable[str]
+    ) -> dict[str, Permissions]:
+        """Every ACE of the objects (one query for those not read yet)."""
+        known = self._memo(participant)
+        missing = [object_id for object_id in dict.fromkeys(object_ids) if object_id not in known]
+        if missing:
+            found: dict[str, Permissions] = {object_id: {} for object_id in missing}
+            rows = participant.execute(self._aces_of, {"object_ids": missing})
+            for object_id, permission, principal in rows:
+                found[object_id].setdefault(permission, set()).add(principal)
+            known.update(found)
+        return known
 
     def initialize_schema(self, dry_run: bool = False) -> list[str]:
         return self.schema.migrate(self._engine, self._dialect, dry_run=dry_run)
@@ -85,44 +143,54 @@ class SQLPermission(PermissionBase):
 
     def flush(self) -> None:
         with self._session() as participant:
-            connection = participant.writer()
-            connection.execute(sa.delete(aces))
-            connection.execute(sa.delete(members))
+            participant.writer()
+            participant.execute(sa.delete(aces))
+            participant.execute(sa.delete(members))
+            self._memo(participant).clear()
 
     # Memberships.
 
     def add_user_principal(self, user_id: str, principal: str) -> None:
         insert = self._dialect.insert(members).values(user_id=user_id, principal=principal)
         with self._session() as participant:
-            participant.writer().execute(insert.on_conflict_do_nothing())
+            participant.writer()
+            participant.execute(insert.on_conflict_do_nothing())
 
     def remove_user_principal(self, user_id: str, principal: str) -> None:
         delete = sa.delete(members).where(
             members.c.user_id == user_id, members.c.principal == principal
         )
         with self._session() as participant:
-            participant.writer().execute(delete)
+            participant.writer()
+            participant.execute(delete)
 
     def remove_principal(self, principal: str) -> None:
         delete = sa.delete(members).where(members.c.principal == principal)
         with self._session() as participant:
-            participant.writer().execute(delete)
+            participant.writer()
+            participant.execute(delete)
 
     def get_user_principals(self, user_id: str) -> set[str]:
-        query = sa.select(members.c.principal).where(
-            members.c.user_id.in_([user_id, AUTHENTICATED])
-        )
+        parameters = {"user_id": user_id, "authenticated": AUTHENTICATED}
         with self._session() as participant:
-            return set(participant.connection.execute(query).scalars())
+            return set(participant.execute(self._user_principals, parameters).scalars())
 
     # ACEs.
 
     def add_principal_to_ace(self, object_id: str, permission: str, principal: str) -> None:
-        insert = self._dialect.insert(aces).values(
-            object_id=object_id, permission=permission, principal=principal
-        )
+        parameters = {"object_id": object_id, "permission": permission, "principal": principal}
         with self._session() as participant:
-            participant.writer().execute(insert.on_conflict_do_nothing())
+            participant.writer()
+            known = self._memo(participant)
+            if self._add_and_read is not None and object_id not in known:
+                rows = participant.execute(self._add_and_read, parameters)
+                known[object_id] = {}
+                for other_permission, other_principal in rows:
+                    known[object_id].setdefault(other_permission, set()).add(other_principal)
+            else:
+                participant.execute(self._add, parameters)
+            if object_id in known:
+                known[object_id].setdefault(permission, set()).add(principal)
 
     def remove_principal_from_ace(self, object_id: str, permission: str, principal: str) -> None:
         delete = sa.delete(aces).where(
@@ -131,14 +199,18 @@ class SQLPermission(PermissionBase):
             aces.c.principal == principal,
         )
         with self._session() as participant:
-            participant.writer().execute(delete)
+            participant.writer()
+            participant.execute(delete)
+            known = self._memo(participant).get(object_id)
+            if known is not None and permission in known:
+                known[permission].discard(principal)
+                if not known[permission]:
+                    del known[permission]
 
     def get_object_permission_principals(self, object_id: str, permission: str) -> set[str]:
-        query = sa.select(aces.c.principal).where(
-            aces.c.object_id == object_id, aces.c.permission == permission
-        )
         with self._session() as participant:
-            return set(participant.connection.execute(query).scalars())
+            found = self._permissions_of(participant, [object_id])[object_id]
+        return set(found.get(permission, ()))
 
     def get_authorized_principals(self, bound_permissions: BoundPermissions) -> set[str]:
         # Exact ids: callers expand inheritance into concrete URIs, and this
@@ -146,11 +218,12 @@ class SQLPermission(PermissionBase):
         pairs = list(dict.fromkeys(bound_permissions))
         if not pairs:
             return set()
-        query = sa.select(aces.c.principal).where(
-            sa.tuple_(aces.c.object_id, aces.c.permission).in_(pairs)
-        )
         with self._session() as participant:
-            return set(participant.connection.execute(query).scalars())
+            known = self._permissions_of(participant, (object_id for object_id, _ in pairs))
+        principals: set[str] = set()
+        for object_id, permission in pairs:
+            principals.update(known[object_id].get(permission, ()))
+        return principals
 
     def get_accessible_objects(
         self,
@@ -173,7 +246,7 @@ class SQLPermission(PermissionBase):
             return {}
         result: dict[str, set[str]] = {}
         with self._session() as participant:
-            for object_id, permission in participant.connection.execute(query.distinct()):
+            for object_id, permission in participant.execute(query.distinct()):
                 result.setdefault(object_id, set()).add(permission)
         return result
 
@@ -192,17 +265,15 @@ class SQLPermission(PermissionBase):
     ) -> list[dict[str, set[str]]]:
         if not objects_ids:
             return []
-        query = sa.select(aces.c.object_id, aces.c.permission, aces.c.principal).where(
-            aces.c.object_id.in_(list(dict.fromkeys(objects_ids)))
-        )
-        if permissions is not None:
-            query = query.where(aces.c.permission.in_(list(permissions)))
-        found: dict[str, dict[str, set[str]]] = {}
         with self._session() as participant:
-            for object_id, permission, principal in participant.connection.execute(query):
-                found.setdefault(object_id, {}).setdefault(permission, set()).add(principal)
+            known = self._permissions_of(participant, objects_ids)
+        wanted = None if permissions is None else set(permissions)
         return [
-            {perm: set(principals) for perm, principals in found.get(object_id, {}).items()}
+            {
+                permission: set(principals)
+                for permission, principals in known[object_id].items()
+                if principals and (wanted is None or permission in wanted)
+            }
             for object_id in objects_ids
         ]
 
@@ -221,11 +292,15 @@ class SQLPermission(PermissionBase):
             aces.c.object_id == object_id, aces.c.permission.in_(list(wanted))
         )
         with self._session() as participant:
-            connection = participant.writer()
-            connection.execute(delete)
+            participant.writer()
+            participant.execute(delete)
             if rows:
                 insert = self._dialect.insert(aces).values(rows)
-                connection.execute(insert.on_conflict_do_nothing())
+                participant.execute(insert.on_conflict_do_nothing())
+            known = self._memo(participant).get(object_id)
+            if known is not None:
+                for permission, principals in wanted.items():
+                    known[permission] = set(principals)
         return wanted
 
     def delete_object_permissions(self, *object_id_list: str) -> None:
@@ -238,7 +313,13 @@ class SQLPermission(PermissionBase):
             *[aces.c.object_id.like(like, escape="\\") for like in patterns],
         )
         with self._session() as participant:
-            participant.writer().execute(sa.delete(aces).where(doomed))
+            participant.writer()
+            participant.execute(sa.delete(aces).where(doomed))
+            known = self._memo(participant)
+            if patterns:
+                known.clear()
+            # Known now: these objects have no ACE left.
+            known.update({object_id: {} for object_id in exact})
 
 
 def load_from_config(config: Configurator, dialect: Dialect) -> SQLPermission:

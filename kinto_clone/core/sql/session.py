@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import partial
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, CursorResult, Engine
+from sqlalchemy.sql.expression import Executable
 
 from kinto_clone.core import transaction
 from kinto_clone.core.sql.dialects import Dialect
@@ -23,6 +25,9 @@ from kinto_clone.core.storage import BackendError, IntegrityError
 __all__ = ["SQLParticipant", "participate", "ping", "translate_errors"]
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Parameters = dict[str, Any] | list[dict[str, Any]] | None
 
 
 @contextlib.contextmanager
@@ -53,22 +58,46 @@ def translate_errors() -> Iterator[None]:
 class SQLParticipant:
     """A connection and its transaction, from first use to commit or abort.
 
-    The transaction starts as a read transaction; :meth:`writer` turns it into
-    a write transaction (SQLite takes its database lock there) and :meth:`lock`
-    takes named locks, each at most once per transaction.
+    Reads run in autocommit mode (see :mod:`.dialects`); :meth:`writer` opens
+    the write transaction (SQLite takes its database lock there) and
+    :meth:`lock` takes named locks, each at most once per transaction.
+    :meth:`execute_locked` does both in front of a statement, in one round trip
+    where the dialect allows.
+
+    ``memo`` holds what the backends read or wrote in this transaction and may
+    reuse instead of asking again (group timestamps under their lock, access
+    control entries); each backend keeps it consistent with its own writes.
     """
 
     def __init__(self, engine: Engine, dialect: Dialect) -> None:
+        self._engine = engine
         self._dialect = dialect
         with translate_errors():
             self.connection: Connection = engine.connect()
         self._writing = False
         self._locked: set[str] = set()
         self._closed = False
+        self.memo: dict[str, Any] = {}
+
+    @property
+    def writing(self) -> bool:
+        return self._writing
+
+    def holds(self, name: str) -> bool:
+        """Whether this transaction holds the lock ``name``."""
+        return name in self._locked
+
+    def execute(self, statement: Executable, parameters: Parameters = None) -> CursorResult:
+        """Run a statement; outside a write transaction, a connection the
+        server dropped (restart, idle timeout) is replaced and the statement run
+        again: nothing was done on it that could be lost."""
+        if self._writing:
+            return self.connection.execute(statement, parameters)
+        return self._retried(lambda: self.connection.execute(statement, parameters))
 
     def writer(self) -> Connection:
         if not self._writing:
-            self._dialect.begin_write(self.connection)
+            self._retried(lambda: self._dialect.begin_write(self.connection))
             self._writing = True
         return self.connection
 
@@ -85,10 +114,52 @@ class SQLParticipant:
             self._locked.update(missing)
         return connection
 
+    def execute_locked(
+        self, names: Iterable[str], statement: Executable, parameters: dict[str, Any]
+    ) -> CursorResult:
+        """:meth:`lock` then :meth:`execute` ``statement``, in one round trip on
+        PostgreSQL: the lock is awaited before the statement starts, so the
+        statement sees what the previous holder committed.
+
+        ``statement`` is then sent as driver SQL: its parameters must need no
+        conversion (text, numbers) and its result is not type-processed.
+        """
+        missing = sorted(set(names) - self._locked)
+        prefix = self._dialect.write_prefix(not self._writing, missing)
+        if prefix is None or not (missing or not self._writing):
+            self.lock(missing)
+            return self.connection.execute(statement, parameters)
+        prefix_sql, prefix_parameters = prefix
+        sql = driver_sql(statement, self.connection)
+        opening = not self._writing
+        self._writing = True
+        self._locked.update(missing)
+        sql, parameters = prefix_sql + sql, {**prefix_parameters, **parameters}
+
+        def run() -> CursorResult:
+            return self.connection.exec_driver_sql(sql, parameters)
+
+        if opening:
+            # Nothing was written yet: a dropped connection may be replaced.
+            return self._retried(run)
+        return run()
+
+    def _retried(self, run: Callable[[], T]) -> T:
+        try:
+            return run()
+        except sa.exc.DBAPIError as error:
+            if not error.connection_invalidated:
+                raise
+            logger.info("Database connection lost, reconnecting: %s", error.orig)
+        with contextlib.suppress(sa.exc.SQLAlchemyError):
+            self.connection.close()
+        self.connection = self._engine.connect()
+        return run()
+
     def commit(self) -> None:
         try:
             with translate_errors():
-                self.connection.commit()
+                self._dialect.commit(self.connection, self._writing)
         finally:
             self._close()
 
@@ -96,10 +167,13 @@ class SQLParticipant:
         if self._closed:
             return
         try:
-            self.connection.rollback()
+            self._dialect.rollback(self.connection, self._writing)
         except sa.exc.SQLAlchemyError as error:
-            # The server discards the transaction of a lost connection anyway.
+            # The server discards the transaction of a lost connection anyway;
+            # never hand a connection in an unknown state back to the pool.
             logger.debug("Rollback failed: %s", error)
+            with contextlib.suppress(sa.exc.SQLAlchemyError):
+                self.connection.invalidate()
         finally:
             self._close()
 
@@ -107,6 +181,19 @@ class SQLParticipant:
         self._closed = True
         with contextlib.suppress(sa.exc.SQLAlchemyError):
             self.connection.close()
+
+
+def driver_sql(statement: Executable, connection: Connection) -> str:
+    """The SQL text of a statement built once (a module or instance constant),
+    compiled once per database dialect."""
+    cache = _driver_sql.setdefault(connection.dialect.name, {})
+    sql = cache.get(statement)
+    if sql is None:
+        sql = cache[statement] = str(statement.compile(dialect=connection.dialect))
+    return sql
+
+
+_driver_sql: dict[str, dict[Executable, str]] = {}
 
 
 @contextlib.contextmanager

@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from pyramid.config import Configurator
 from pyramid.settings import asbool
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 
 from kinto_clone.core.sql import tables
 from kinto_clone.core.sql.dialects import Dialect
@@ -81,6 +81,7 @@ class SQLStorage(StorageBase):
         self._max_fetch_size = max_fetch_size
         self._readonly = readonly
         self._timestamps = GroupTimestamps(dialect, clock)
+        self._statements = ObjectStatements(dialect, self._timestamps)
 
     # Administration
 
@@ -92,9 +93,10 @@ class SQLStorage(StorageBase):
 
     def flush(self) -> None:
         with self._session() as participant:
-            connection = participant.writer()
-            connection.execute(sa.delete(objects))
-            connection.execute(sa.delete(timestamps))
+            participant.writer()
+            participant.execute(sa.delete(objects))
+            participant.execute(sa.delete(timestamps))
+            self._timestamps.forget(participant)
 
     # Timestamps
 
@@ -105,28 +107,21 @@ class SQLStorage(StorageBase):
     def resource_timestamp(self, resource_name: str, parent_id: str) -> int:
         group = (resource_name, parent_id)
         with self._session() as participant:
-            current = self._timestamps.current(participant.connection, group)
+            current = self._timestamps.current(participant, group)
             if current is not None:
                 return current
             if self._readonly:
                 raise ReadonlyError(
                     message="Cannot initialize empty resource timestamp when running in readonly."
                 )
-            # Creating it is a write, made under the group's lock so that it
-            # cannot interleave with the group's first object.
-            connection = self._timestamps.lock(participant, [group])
-            current = self._timestamps.current(connection, group)
-            if current is None:
-                current = self._timestamps.clock()
-                self._timestamps.save(connection, {group: current})
-            return current
+            return self._timestamps.initialize(participant, group)
 
     def all_resources_timestamps(self, resource_name: str) -> dict[str, int]:
         query = sa.select(timestamps.c.parent_id, timestamps.c.last_modified).where(
             timestamps.c.resource_name == resource_name
         )
         with self._session() as participant:
-            return dict(participant.connection.execute(query).all())
+            return dict(participant.execute(query).all())
 
     # Single objects
 
@@ -143,19 +138,17 @@ class SQLStorage(StorageBase):
         payload = _payload(obj, id_field, modified_field)
         group = (resource_name, parent_id)
         with self._session() as participant:
-            connection = self._timestamps.lock(participant, [group])
-            stamp = self._timestamps.next(connection, group, obj.get(modified_field))
-            insert = self._insert_object(group, object_id, stamp, payload)
-            # A tombstone with that id is replaced; a live object is not.
-            upsert = insert.on_conflict_do_update(
-                index_elements=[objects.c.resource_name, objects.c.parent_id, objects.c.id],
-                set_=_replaced(insert),
-                where=objects.c.deleted,
-            ).returning(objects.c.id)
-            if connection.execute(upsert).first() is None:
-                existing = self._get(connection, group, object_id, id_field, modified_field)
+            stamp = self._timestamps.next(participant, group, obj.get(modified_field))
+            written = self._timestamps.write(
+                participant,
+                group,
+                stamp,
+                self._statements.create,
+                {"object_id": object_id, "document": payload},
+            )
+            if not written:
+                existing = self._get(participant, group, object_id, id_field, modified_field)
                 raise UnicityError(id_field, existing)
-            self._timestamps.save(connection, {group: stamp})
         return {**json.loads(payload), id_field: object_id, modified_field: stamp}
 
     def get(
@@ -168,7 +161,7 @@ class SQLStorage(StorageBase):
     ) -> Object:
         with self._session() as participant:
             group = (resource_name, parent_id)
-            found = self._get(participant.connection, group, object_id, id_field, modified_field)
+            found = self._get(participant, group, object_id, id_field, modified_field)
         if found is None:
             raise ObjectNotFoundError(object_id)
         return found
@@ -189,7 +182,7 @@ class SQLStorage(StorageBase):
             sa.not_(objects.c.deleted),
         )
         with self._session() as participant:
-            rows = participant.connection.execute(query).all()
+            rows = participant.execute(query).all()
         found = {
             row.id: {**row.data, id_field: row.id, modified_field: row.last_modified}
             for row in rows
@@ -208,16 +201,14 @@ class SQLStorage(StorageBase):
         payload = _payload(obj, id_field, modified_field)
         group = (resource_name, parent_id)
         with self._session() as participant:
-            connection = self._timestamps.lock(participant, [group])
-            stamp = self._timestamps.next(connection, group, obj.get(modified_field))
-            insert = self._insert_object(group, object_id, stamp, payload)
-            connection.execute(
-                insert.on_conflict_do_update(
-                    index_elements=[objects.c.resource_name, objects.c.parent_id, objects.c.id],
-                    set_=_replaced(insert),
-                )
+            stamp = self._timestamps.next(participant, group, obj.get(modified_field))
+            self._timestamps.write(
+                participant,
+                group,
+                stamp,
+                self._statements.update,
+                {"object_id": object_id, "document": payload},
             )
-            self._timestamps.save(connection, {group: stamp})
         return {**json.loads(payload), id_field: object_id, modified_field: stamp}
 
     def delete(
@@ -232,29 +223,16 @@ class SQLStorage(StorageBase):
         last_modified: int | None = None,
     ) -> Object:
         group = (resource_name, parent_id)
-        target = sa.and_(
-            group_condition(objects, resource_name, parent_id),
-            objects.c.id == object_id,
-            sa.not_(objects.c.deleted),
-        )
+        if with_deleted:
+            statement = self._statements.bury
+            parameters = {"object_id": object_id, "document": dump_document({deleted_field: True})}
+        else:
+            statement = self._statements.remove
+            parameters = {"object_id": object_id}
         with self._session() as participant:
-            connection = self._timestamps.lock(participant, [group])
-            stamp = self._timestamps.next(connection, group, last_modified)
-            if with_deleted:
-                statement = (
-                    sa.update(objects)
-                    .where(target)
-                    .values(
-                        deleted=True,
-                        data=self._dialect.document(dump_document({deleted_field: True})),
-                        last_modified=stamp,
-                    )
-                )
-            else:
-                statement = sa.delete(objects).where(target)
-            if connection.execute(statement.returning(objects.c.id)).first() is None:
+            stamp = self._timestamps.next(participant, group, last_modified)
+            if not self._timestamps.write(participant, group, stamp, statement, parameters):
                 raise ObjectNotFoundError(object_id)
-            self._timestamps.save(connection, {group: stamp})
         return {id_field: object_id, modified_field: stamp, deleted_field: True}
 
     # Sets of objects
@@ -293,7 +271,7 @@ class SQLStorage(StorageBase):
             .limit(cap)
         )
         with self._session() as participant:
-            rows = participant.connection.execute(query).all()
+            rows = participant.execute(query).all()
         return [
             {id_field: row.id, modified_field: row.last_modified, deleted_field: True}
             if row.deleted
@@ -316,7 +294,7 @@ class SQLStorage(StorageBase):
         )
         query = sa.select(sa.func.count()).select_from(objects).where(condition)
         with self._session() as participant:
-            return participant.connection.execute(query).scalar_one()
+            return participant.execute(query).scalar_one()
 
     def delete_all(
         self,
@@ -343,12 +321,11 @@ class SQLStorage(StorageBase):
                 .order_by(*self._queries.order(sorting or [], id_field, modified_field))
                 .limit(cap)
             )
-            connection = participant.connection
-            doomed = connection.execute(query).all() if groups else []
+            doomed = participant.execute(query).all() if groups else []
             if not doomed:
                 return []
             # Each group hands out increasing timestamps, in the sort order.
-            current = self._timestamps.current_of_groups(connection, groups)
+            current = self._timestamps.current_of_groups(participant, groups)
             now = self._timestamps.clock()
             stamps: dict[Group, int] = {}
             rows = []
@@ -357,8 +334,8 @@ class SQLStorage(StorageBase):
                 stamp = next_timestamp(stamps.get(group, current.get(group)), None, now)
                 stamps[group] = stamp
                 rows.append({"k_rn": resource, "k_pid": parent, "k_id": object_id, "k_ts": stamp})
-            self._bury(connection, rows, with_deleted, deleted_field)
-            self._timestamps.save(connection, stamps)
+            self._bury(participant, rows, with_deleted, deleted_field)
+            self._timestamps.save(participant, stamps)
         return [
             {id_field: row["k_id"], modified_field: row["k_ts"], deleted_field: True}
             for row in rows
@@ -402,7 +379,8 @@ class SQLStorage(StorageBase):
             keys = sa.tuple_(objects.c.resource_name, objects.c.parent_id, objects.c.id)
             statement = statement.where(keys.in_(surplus))
         with self._session() as participant:
-            removed = participant.writer().execute(statement).rowcount
+            participant.writer()
+            removed = participant.execute(statement).rowcount
             if resource_name is None and before is None:
                 self._timestamps.forget_empty(participant, parent_id)
         return removed
@@ -429,7 +407,8 @@ class SQLStorage(StorageBase):
         )
         statement = sa.delete(objects).where(in_group, objects.c.id.in_(surplus))
         with self._session() as participant:
-            return participant.writer().execute(statement).rowcount
+            participant.writer()
+            return participant.execute(statement).rowcount
 
     # Internals
 
@@ -472,12 +451,12 @@ class SQLStorage(StorageBase):
         found now: objects of a group created afterwards are left alone, their
         timestamps are not ours to hand out.
         """
-        connection = participant.writer()
+        participant.writer()
         if resource_name is not None and "*" not in parent_id:
             groups = [(resource_name, parent_id)]
         else:
             query = sa.select(objects.c.resource_name, objects.c.parent_id).where(matching)
-            groups = [(rn, pid) for rn, pid in connection.execute(query.distinct())]
+            groups = [(rn, pid) for rn, pid in participant.execute(query.distinct())]
             if groups:
                 in_groups = sa.tuple_(objects.c.resource_name, objects.c.parent_id).in_(groups)
                 matching = sa.and_(matching, in_groups)
@@ -486,35 +465,21 @@ class SQLStorage(StorageBase):
 
     def _get(
         self,
-        connection: Connection,
+        participant: SQLParticipant,
         group: Group,
         object_id: str,
         id_field: str,
         modified_field: str,
     ) -> Object | None:
-        query = sa.select(objects.c.last_modified, objects.c.data).where(
-            group_condition(objects, *group),
-            objects.c.id == object_id,
-            sa.not_(objects.c.deleted),
-        )
-        row = connection.execute(query).first()
+        parameters = {"rn": group[0], "pid": group[1], "object_id": object_id}
+        row = participant.execute(self._statements.get, parameters).first()
         if row is None:
             return None
         return {**row.data, id_field: object_id, modified_field: row.last_modified}
 
-    def _insert_object(self, group: Group, object_id: str, stamp: int, payload: str) -> Any:
-        return self._dialect.insert(objects).values(
-            resource_name=group[0],
-            parent_id=group[1],
-            id=object_id,
-            last_modified=stamp,
-            deleted=False,
-            data=self._dialect.document(payload),
-        )
-
     def _bury(
         self,
-        connection: Connection,
+        participant: SQLParticipant,
         rows: list[dict[str, Any]],
         with_deleted: bool,
         deleted_field: str,
@@ -527,7 +492,9 @@ class SQLStorage(StorageBase):
             objects.c.id == sa.bindparam("k_id"),
         )
         if with_deleted:
-            tombstone = self._dialect.document(dump_document({deleted_field: True}))
+            tombstone = self._dialect.document(
+                sa.literal(dump_document({deleted_field: True}), sa.Text)
+            )
             statement = (
                 sa.update(objects)
                 .where(key)
@@ -535,7 +502,7 @@ class SQLStorage(StorageBase):
             )
         else:
             statement = sa.delete(objects).where(key)
-        connection.execute(statement, rows)
+        participant.execute(statement, rows)
 
 
 def _payload(obj: Object, id_field: str, modified_field: str) -> str:
@@ -552,6 +519,58 @@ def _replaced(insert: Any) -> dict[str, Any]:
         "deleted": False,
         "data": insert.excluded.data,
     }
+
+
+class ObjectStatements:
+    """The statements of single-object reads and writes, built once: building
+    a statement costs more CPU than PostgreSQL takes to run it.
+
+    Parameters: ``rn``, ``pid`` (the group), ``object_id``, ``document`` (JSON
+    text) and, for writes, ``stamp`` (none is named after a column: an
+    ``UPDATE`` would take it for a new value); writes are :meth:`GroupTimestamps.stamped`.
+    """
+
+    def __init__(self, dialect: Dialect, group_timestamps: GroupTimestamps) -> None:
+        text = sa.Text
+        key = sa.and_(
+            objects.c.resource_name == sa.bindparam("rn", type_=text),
+            objects.c.parent_id == sa.bindparam("pid", type_=text),
+            objects.c.id == sa.bindparam("object_id", type_=text),
+            sa.not_(objects.c.deleted),
+        )
+        self.get = sa.select(objects.c.last_modified, objects.c.data).where(key)
+        insert = dialect.insert(objects).values(
+            resource_name=sa.bindparam("rn", type_=text),
+            parent_id=sa.bindparam("pid", type_=text),
+            id=sa.bindparam("object_id", type_=text),
+            last_modified=sa.bindparam("stamp", type_=sa.BigInteger),
+            deleted=False,
+            data=dialect.document(sa.bindparam("document", type_=text)),
+        )
+        index = [objects.c.resource_name, objects.c.parent_id, objects.c.id]
+        stamped = group_timestamps.stamped
+        # A tombstone with that id is replaced; a live object is not.
+        self.create = stamped(
+            insert.on_conflict_do_update(
+                index_elements=index, set_=_replaced(insert), where=objects.c.deleted
+            ).returning(objects.c.id)
+        )
+        self.update = stamped(
+            insert.on_conflict_do_update(index_elements=index, set_=_replaced(insert)).returning(
+                objects.c.id
+            )
+        )
+        self.bury = stamped(
+            sa.update(objects)
+            .where(key)
+            .values(
+                deleted=True,
+                data=dialect.document(sa.bindparam("document", type_=text)),
+                last_modified=sa.bindparam("stamp", type_=sa.BigInteger),
+            )
+            .returning(objects.c.id)
+        )
+        self.remove = stamped(sa.delete(objects).where(key).returning(objects.c.id))
 
 
 def load_from_config(config: Configurator, dialect: Dialect) -> SQLStorage:

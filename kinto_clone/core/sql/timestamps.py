@@ -9,6 +9,12 @@ timestamp order is commit order, and a client polling ``?_since=`` never sees
 a change before an earlier-stamped one is visible.  Concurrent writers wait for
 each other instead of failing with a 409.
 
+On PostgreSQL a write costs two round trips: ``BEGIN``, the lock and the read
+of the timestamp in one (the read, a statement of its own, starts once the lock
+is granted, so it sees the previous holder's commit), then the object's write
+and the new timestamp in one statement.  Later writes of the group in the same
+transaction (a batch) know its timestamp and skip the first.
+
 The ``timestamps`` table holds the timestamp of every group that was written
 or read (an empty group keeps the one it got when first read); a group holding
 objects always has its row.
@@ -59,39 +65,91 @@ def literal_group(table: sa.Table, group: Group) -> sa.ColumnElement[bool]:
     return sa.and_(table.c.resource_name == resource_name, table.c.parent_id == parent_id)
 
 
+def _in_group(table: sa.Table) -> sa.ColumnElement[bool]:
+    """Rows of the group given as the parameters ``rn`` and ``pid``."""
+    return sa.and_(
+        table.c.resource_name == sa.bindparam("rn", type_=sa.Text),
+        table.c.parent_id == sa.bindparam("pid", type_=sa.Text),
+    )
+
+
+# The group's timestamp: its row, or its newest object should the row be
+# missing.  Two index lookups (no scan of the group).
+CURRENT = sa.select(
+    sa.select(timestamps.c.last_modified).where(_in_group(timestamps)).scalar_subquery(),
+    sa.select(sa.func.max(objects.c.last_modified)).where(_in_group(objects)).scalar_subquery(),
+)
+
+
+def _replacing_timestamp(insert: Any) -> Any:
+    """The upsert of group timestamps ``insert``: a group's row is replaced."""
+    return insert.on_conflict_do_update(
+        index_elements=[timestamps.c.resource_name, timestamps.c.parent_id],
+        set_={"last_modified": insert.excluded.last_modified},
+    )
+
+
+def lock_name(group: Group) -> str:
+    return "group:" + json.dumps(group)
+
+
 class GroupTimestamps:
-    """Locks, reads and records the timestamps of groups."""
+    """Locks, reads and records the timestamps of groups.
+
+    Under a group's lock this transaction is its only writer: the timestamp it
+    read or wrote stays current until commit, so it is kept in the
+    participant's ``memo`` and not asked again (a batch of creations in one
+    list reads it once).
+    """
 
     def __init__(self, dialect: Dialect, clock: Callable[[], int] = msec_now) -> None:
         self._dialect = dialect
         self.clock = clock
+        self._save = self._saving_statement()
+
+    def _saving_statement(self) -> Any:
+        insert = self._dialect.insert(timestamps).values(
+            resource_name=sa.bindparam("rn", type_=sa.Text),
+            parent_id=sa.bindparam("pid", type_=sa.Text),
+            last_modified=sa.bindparam("stamp", type_=sa.BigInteger),
+        )
+        return _replacing_timestamp(insert)
 
     def lock(self, participant: SQLParticipant, groups: Iterable[Group]) -> Connection:
         """Make the transaction the only writer of ``groups`` until it ends."""
-        return participant.lock("group:" + json.dumps(group) for group in groups)
+        return participant.lock(lock_name(group) for group in groups)
 
-    def current(self, connection: Connection, group: Group) -> int | None:
-        """The group's timestamp: its row, or its newest object should the row
-        be missing.  Two index lookups (no scan of the group).
+    @staticmethod
+    def _memo(participant: SQLParticipant) -> dict[Group, int]:
+        stamps: dict[Group, int] = participant.memo.setdefault("group_timestamps", {})
+        return stamps
+
+    def current(self, participant: SQLParticipant, group: Group) -> int | None:
+        """The group's timestamp, or ``None`` for a group never written.
 
         ``parent_id`` is literal here, ``*`` included, as in the memory backend
         and Kinto: listing with a wildcard parent (accounts of an admin) has
         the timestamp of the group named ``*``.
         """
-        stored = sa.select(timestamps.c.last_modified).where(literal_group(timestamps, group))
-        newest = sa.select(sa.func.max(objects.c.last_modified)).where(
-            literal_group(objects, group)
-        )
-        row = connection.execute(
-            sa.select(stored.scalar_subquery(), newest.scalar_subquery())
-        ).one()
-        present = [value for value in row if value is not None]
-        return max(present) if present else None
+        memo = self._memo(participant)
+        if group in memo:
+            return memo[group]
+        row = participant.execute(CURRENT, {"rn": group[0], "pid": group[1]}).one()
+        return self._remember(participant, group, row)
 
-    def current_of_groups(self, connection: Connection, groups: list[Group]) -> dict[Group, int]:
+    def _remember(self, participant: SQLParticipant, group: Group, row: Any) -> int | None:
+        present = [value for value in row if value is not None]
+        current = max(present) if present else None
+        if current is not None and participant.holds(lock_name(group)):
+            self._memo(participant)[group] = current
+        return current
+
+    def current_of_groups(
+        self, participant: SQLParticipant, groups: list[Group]
+    ) -> dict[Group, int]:
         """:meth:`current` of several groups, absent ones left out."""
         if len(groups) == 1:
-            current = self.current(connection, groups[0])
+            current = self.current(participant, groups[0])
             return {} if current is None else {groups[0]: current}
         parts = []
         for table in (timestamps, objects):
@@ -109,35 +167,88 @@ class GroupTimestamps:
         query = sa.select(
             both.c.resource_name, both.c.parent_id, sa.func.max(both.c.last_modified)
         ).group_by(both.c.resource_name, both.c.parent_id)
-        return {(rn, pid): stamp for rn, pid, stamp in connection.execute(query)}
+        return {(rn, pid): stamp for rn, pid, stamp in participant.execute(query)}
 
-    def next(self, connection: Connection, group: Group, wanted: Any = None) -> int:
-        """Timestamp of a write in ``group``, whose lock the caller holds."""
-        return next_timestamp(self.current(connection, group), wanted, self.clock())
+    def next(self, participant: SQLParticipant, group: Group, wanted: Any = None) -> int:
+        """Lock ``group`` and return the timestamp of a write in it.
 
-    def save(self, connection: Connection, stamps: dict[Group, int]) -> None:
+        The first write of a transaction opens it, takes the lock and reads the
+        group's timestamp in one round trip (PostgreSQL).
+        """
+        name = lock_name(group)
+        memo = self._memo(participant)
+        if participant.holds(name) and group in memo:
+            current: int | None = memo[group]
+        else:
+            parameters = {"rn": group[0], "pid": group[1]}
+            row = participant.execute_locked([name], CURRENT, parameters).one()
+            current = self._remember(participant, group, row)
+        return next_timestamp(current, wanted, self.clock())
+
+    def stamped(self, write: Any) -> Any:
+        """The statement writing objects with ``write`` (which returns a row per
+        object written) and recording the group timestamp ``stamp``, in one
+        statement where the database allows (PostgreSQL); :meth:`save_if` runs
+        the second half elsewhere."""
+        if not self._dialect.writes_in_common_table_expressions:
+            return write
+        written = write.cte("written")
+        recorded = sa.select(
+            sa.bindparam("rn", type_=sa.Text),
+            sa.bindparam("pid", type_=sa.Text),
+            sa.bindparam("stamp", type_=sa.BigInteger),
+        ).select_from(written)
+        insert = self._dialect.insert(timestamps).from_select(
+            ["resource_name", "parent_id", "last_modified"], recorded
+        )
+        return _replacing_timestamp(insert).returning(timestamps.c.last_modified)
+
+    def write(
+        self,
+        participant: SQLParticipant,
+        group: Group,
+        stamp: int,
+        statement: Any,
+        parameters: dict[str, Any],
+    ) -> bool:
+        """Run a :meth:`stamped` statement; record ``stamp`` as the group's
+        timestamp if it wrote an object.  Returns whether it did."""
+        parameters = {**parameters, "rn": group[0], "pid": group[1], "stamp": stamp}
+        written = participant.execute(statement, parameters).first() is not None
+        if written:
+            if not self._dialect.writes_in_common_table_expressions:
+                participant.execute(self._save, parameters)
+            self._memo(participant)[group] = stamp
+        return written
+
+    def save(self, participant: SQLParticipant, stamps: dict[Group, int]) -> None:
         """Record the new timestamps of groups (locked by the caller)."""
-        insert = self._dialect.insert(timestamps).values(
-            [
-                {"resource_name": rn, "parent_id": pid, "last_modified": stamp}
-                for (rn, pid), stamp in stamps.items()
-            ]
-        )
-        connection.execute(
-            insert.on_conflict_do_update(
-                index_elements=[timestamps.c.resource_name, timestamps.c.parent_id],
-                set_={"last_modified": insert.excluded.last_modified},
-            )
-        )
+        rows = [{"rn": rn, "pid": pid, "stamp": stamp} for (rn, pid), stamp in stamps.items()]
+        participant.execute(self._save, rows)
+        self._memo(participant).update(stamps)
+
+    def initialize(self, participant: SQLParticipant, group: Group) -> int:
+        """The timestamp of a group never written: now, recorded under the
+        group's lock so that it cannot interleave with the group's first object."""
+        self.lock(participant, [group])
+        current = self.current(participant, group)
+        if current is None:
+            current = self.clock()
+            self.save(participant, {group: current})
+        return current
+
+    def forget(self, participant: SQLParticipant) -> None:
+        """Drop what this transaction knows of group timestamps (flush)."""
+        self._memo(participant).clear()
 
     def forget_empty(self, participant: SQLParticipant, parent_id: str) -> None:
         """Drop the timestamps of emptied groups under ``parent_id``, so that a
         re-created bucket or collection starts afresh; groups still holding
         objects keep theirs."""
-        connection = participant.writer()
+        participant.writer()
         in_parent = group_condition(timestamps, None, parent_id)
         query = sa.select(timestamps.c.resource_name, timestamps.c.parent_id).where(in_parent)
-        groups = [(rn, pid) for rn, pid in connection.execute(query)]
+        groups = [(rn, pid) for rn, pid in participant.execute(query)]
         if not groups:
             return
         # Under the groups' locks, no object can appear between check and delete.
@@ -146,4 +257,7 @@ class GroupTimestamps:
             objects.c.resource_name == timestamps.c.resource_name,
             objects.c.parent_id == timestamps.c.parent_id,
         )
-        connection.execute(sa.delete(timestamps).where(in_parent, ~holding.exists()))
+        participant.execute(sa.delete(timestamps).where(in_parent, ~holding.exists()))
+        memo = self._memo(participant)
+        for group in groups:
+            memo.pop(group, None)
