@@ -31,14 +31,16 @@ import json
 import operator
 import re
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from kinto_clone.core.storage import COMPARISON, DEFAULT_ID_FIELD, MISSING, Filter, Object, Sort
 
 __all__ = [
+    "Bound",
     "compile_filters",
     "compile_rules",
     "find_value",
+    "numeric_range",
     "order_key",
     "pattern_matcher",
     "sort_objects",
@@ -49,6 +51,17 @@ T = TypeVar("T")
 
 # Ranks of the JSON types in PostgreSQL's jsonb order; an absent field comes last.
 _NULL, _STRING, _NUMBER, _BOOLEAN, _ARRAY, _OBJECT, _ABSENT = range(7)
+
+# Comparisons bounding a field from below / above, and whether they include the value.
+_LOWER_BOUNDS = {COMPARISON.EQ: True, COMPARISON.GT: False, COMPARISON.MIN: True}
+_UPPER_BOUNDS = {COMPARISON.EQ: True, COMPARISON.LT: False, COMPARISON.MAX: True}
+
+
+class Bound(NamedTuple):
+    """One end of a range of numbers, ``value`` itself included or not."""
+
+    value: int | float
+    inclusive: bool
 
 
 def find_value(obj: Object, path: str) -> Any:
@@ -143,6 +156,43 @@ def sort_objects(
     for field, direction in reversed(list(sorting)):
         result.sort(key=_field_key(field, object_of), reverse=direction < 0)
     return result
+
+
+def numeric_range(
+    filters: Iterable[Filter], field: str
+) -> tuple[Bound | None, Bound | None, list[Filter]]:
+    """The lowest and highest values ``filters`` allow in ``field``, and the other filters.
+
+    Only comparisons of ``field`` with a number bound it (``None``: unbounded).
+    A backend keeping objects ordered by a numeric field (the memory backend's
+    timestamps) walks that range instead of testing every object.  For objects
+    whose ``field`` holds a number, being in the range is exactly what those
+    comparisons test, so only the returned filters remain to be applied.
+    """
+    low: Bound | None = None
+    high: Bound | None = None
+    others = []
+    for one in filters:
+        bounds_it = one.operator in _LOWER_BOUNDS or one.operator in _UPPER_BOUNDS
+        if one.field != field or not bounds_it or _scalar_kind(one.value) is not float:
+            others.append(one)
+            continue
+        if one.operator in _LOWER_BOUNDS:
+            low = _narrower(low, Bound(one.value, _LOWER_BOUNDS[one.operator]), operator.gt)
+        if one.operator in _UPPER_BOUNDS:
+            high = _narrower(high, Bound(one.value, _UPPER_BOUNDS[one.operator]), operator.lt)
+    return low, high, others
+
+
+def _narrower(
+    current: Bound | None, candidate: Bound, beyond: Callable[[Any, Any], bool]
+) -> Bound:
+    """The bound leaving the least room: further in (``beyond``), or excluding its value."""
+    if current is None or beyond(candidate.value, current.value):
+        return candidate
+    if candidate.value == current.value and not candidate.inclusive:
+        return candidate
+    return current
 
 
 def _field_key(field: str, object_of: Callable[[T], Object]) -> Callable[[T], tuple]:

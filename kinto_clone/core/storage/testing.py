@@ -1143,6 +1143,131 @@ class StorageContract:
         assert walked == expected
         assert len(walked) == 9
 
+    # Timestamp order: default lists, ``_since`` polls, pages of tokens
+
+    @pytest.mark.parametrize("direction", [1, -1])
+    @pytest.mark.parametrize("include_deleted", [True, False])
+    def test_range_of_timestamps_in_order_up_to_the_limit(
+        self, storage, direction, include_deleted
+    ):
+        written = [
+            create_and_delete(storage, {"n": n}) if n % 3 == 0 else create(storage, {"n": n})
+            for n in range(12)
+        ]
+        low, high = written[2]["last_modified"], written[9]["last_modified"]
+        in_range = [
+            obj
+            for obj in written
+            if low < obj["last_modified"] <= high and (include_deleted or "deleted" not in obj)
+        ]
+        expected = in_range if direction > 0 else in_range[::-1]
+        filters = [
+            Filter("last_modified", low, COMPARISON.GT),
+            Filter("last_modified", high, COMPARISON.MAX),
+        ]
+        for limit in (1, 4, 20):
+            listed = list_all(
+                storage,
+                filters=filters,
+                sorting=[Sort("last_modified", direction)],
+                limit=limit,
+                include_deleted=include_deleted,
+            )
+            assert listed == expected[:limit], limit
+
+    def test_filtered_pages_in_timestamp_order(self, storage):
+        created = [create(storage, {"status": "todo" if n % 3 else "done"}) for n in range(10)]
+        newest_todo = [obj for obj in reversed(created) if obj["status"] == "todo"]
+        sorting = [Sort("last_modified", -1)]
+        todo = [Filter("status", "todo", COMPARISON.EQ)]
+        page = list_all(storage, filters=todo, sorting=sorting, limit=4)
+        assert page == newest_todo[:4]
+        rules = keyset_rules(sorting, page[-1])
+        assert (
+            list_all(storage, filters=todo, sorting=sorting, pagination_rules=rules)
+            == (newest_todo[4:])
+        )
+
+    def test_timestamp_order_with_given_timestamps(self, storage):
+        first = create(storage)
+        future = create(storage, {"last_modified": first["last_modified"] + 10_000})
+        after = create(storage)
+        past = first["last_modified"] - 5
+        replaced = storage.update(RESOURCE, PARENT, first["id"], {"last_modified": past})
+        tombstone = storage.delete(
+            RESOURCE, PARENT, future["id"], last_modified=timestamp(storage) + 10_000
+        )
+        listed = list_all(storage, sorting=[Sort("last_modified", -1)], include_deleted=True)
+        assert listed == [tombstone, replaced, after]
+        since = [Filter("last_modified", after["last_modified"], COMPARISON.GT)]
+        listed = list_all(
+            storage, filters=since, sorting=[Sort("last_modified", 1)], include_deleted=True
+        )
+        assert listed == [replaced, tombstone]
+
+    def test_keyset_pages_on_timestamps_while_writing(self, storage):
+        created = [create(storage, {"n": n}) for n in range(9)]
+        sorting = [Sort("last_modified", -1)]
+        # What the resource layer adds: the list as of its first page.
+        up_to_start = [Filter("last_modified", timestamp(storage), COMPARISON.MAX)]
+        walked: list[str] = []
+        touched: list[str] = []
+        rules = None
+        while page := list_all(
+            storage, filters=up_to_start, sorting=sorting, limit=2, pagination_rules=rules
+        ):
+            walked.extend(obj["id"] for obj in page)
+            rules = keyset_rules(sorting, page[-1])
+            # Writes between pages get newer timestamps: the walk leaves them to
+            # the next ``_since`` poll rather than serving anything twice.
+            unseen = [obj["id"] for obj in created if obj["id"] not in walked + touched]
+            if unseen:
+                if len(touched) % 2:
+                    storage.delete(RESOURCE, PARENT, unseen[0])
+                else:
+                    storage.update(RESOURCE, PARENT, unseen[0], {"n": -1})
+                touched.append(unseen[0])
+            create(storage, {"n": 100})
+        assert walked == [obj["id"] for obj in reversed(created) if obj["id"] not in touched]
+
+    def test_long_list_paged_both_ways_after_deletions(self, storage):
+        # Enough objects for an index to split them in parts (the memory
+        # backend's chunks), then whole stretches deleted, some deletions undone.
+        created = [create(storage, {"n": n}) for n in range(300)]
+        gone = {obj["id"] for obj in created[60:200] if obj["n"] % 7}
+        gone |= {obj["id"] for obj in created[250:]}
+        for object_id in gone:
+            storage.delete(RESOURCE, PARENT, object_id, with_deleted=False)
+        with pytest.raises(Boom), transaction.atomic():
+            for obj in created[:250:3]:
+                if obj["id"] not in gone:
+                    storage.delete(RESOURCE, PARENT, obj["id"], with_deleted=False)
+            raise Boom
+        kept = [obj for obj in created if obj["id"] not in gone]
+        for direction in (1, -1):
+            sorting = [Sort("last_modified", direction)]
+            walked, rules = [], None
+            while page := list_all(storage, sorting=sorting, limit=37, pagination_rules=rules):
+                walked.extend(page)
+                rules = keyset_rules(sorting, page[-1])
+            assert walked == (kept if direction > 0 else kept[::-1])
+
+    def test_filter_on_ids_with_sorting_limit_and_tombstones(self, storage):
+        for n in range(6):
+            create(storage, {"id": f"o{n}", "rank": n % 2})
+        tombstone = storage.delete(RESOURCE, PARENT, "o4")
+        filters = [Filter("id", ["o5", "o4", "o2", "o1", "unknown", "o2"], COMPARISON.IN)]
+        sorting = [Sort("rank", 1), Sort("last_modified", -1)]
+        page = list_all(storage, filters=filters, sorting=sorting, include_deleted=True, limit=3)
+        assert [obj["id"] for obj in page] == ["o2", "o5", "o1"]
+        rules = keyset_rules(sorting, page[-1])
+        rest = list_all(
+            storage, filters=filters, sorting=sorting, pagination_rules=rules, include_deleted=True
+        )
+        assert rest == [tombstone]
+        assert count_all(storage, filters=filters) == 3
+        assert count_all(storage, filters=filters, include_deleted=True) == 4
+
     # Count
 
     def test_count_all_counts_live_objects(self, storage):
@@ -1491,6 +1616,34 @@ class StorageContract:
             storage.trim_objects(RESOURCE, PARENT, filters=[], max_objects=0)
             raise Boom
         assert list_all(storage, sorting=[Sort("last_modified", 1)]) == created
+
+    def test_aborted_writes_restore_the_timestamp_order(self, storage):
+        created = [create(storage, {"n": n}) for n in range(6)]
+        storage.delete(RESOURCE, PARENT, created[1]["id"])
+        from_third = [Filter("last_modified", created[3]["last_modified"], COMPARISON.MIN)]
+
+        def lists() -> list[list[Object]]:
+            both_ways = [
+                list_all(storage, sorting=[Sort("last_modified", d)], include_deleted=True)
+                for d in (1, -1)
+            ]
+            page = list_all(
+                storage, filters=from_third, sorting=[Sort("last_modified", 1)], limit=2
+            )
+            return [*both_ways, page]
+
+        before = lists()
+        with pytest.raises(Boom), transaction.atomic():
+            storage.update(RESOURCE, PARENT, created[2]["id"], {"n": 20})
+            storage.delete(RESOURCE, PARENT, created[4]["id"])
+            create(storage, {"id": created[1]["id"]})
+            storage.update(RESOURCE, PARENT, created[2]["id"], {"n": 21})
+            storage.purge_deleted(RESOURCE, PARENT)
+            create(storage, {"n": 6})
+            raise Boom
+        assert lists() == before
+        newest = create(storage, {"n": 7})
+        assert list_all(storage, sorting=[Sort("last_modified", -1)], limit=1) == [newest]
 
     def test_aborted_timestamp_creation_is_forgotten(self, storage):
         with pytest.raises(Boom), transaction.atomic():
