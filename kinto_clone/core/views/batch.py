@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from pyramid.config import Configurator
+from pyramid.interfaces import IRoutesMapper
 from pyramid.request import Request, apply_request_extensions
 from pyramid.response import Response
 
@@ -47,8 +48,11 @@ def _check_spec(request: Request, name: str, spec: Any, path_required: bool) -> 
     unknown = set(spec) - REQUEST_KEYS
     if unknown:
         _invalid(request, name, f"Unrecognized keys: {', '.join(sorted(unknown))}")
-    if "method" in spec and spec["method"] not in METHODS:
-        _invalid(request, f"{name}.method", f"should be one of {', '.join(METHODS)}")
+    # ``null`` and ``""`` mean GET, as in Kinto (colander drops empty strings).
+    if spec.get("method") and spec["method"] not in METHODS:
+        _invalid(
+            request, f"{name}.method", f'"{spec["method"]}" is not one of {", ".join(METHODS)}'
+        )
     path = spec.get("path")
     if path is None and path_required:
         _invalid(request, f"{name}.path", "Required")
@@ -71,21 +75,40 @@ def parse_batch(request: Request) -> list[dict[str, Any]]:
     defaults = body.get("defaults", {})
     _check_spec(request, "defaults", defaults, path_required=False)
     specs = body.get("requests")
-    if not isinstance(specs, list):
+    if specs is None:
         _invalid(request, "requests", "Required")
-    limit = request.registry.settings["batch_max_requests"]
-    if limit and len(specs) > limit:
-        _invalid(request, "requests", f"Number of requests is limited to {limit}")
+    if not isinstance(specs, list):
+        _invalid(request, "requests", f'"{specs}" is not iterable')
+    # Kinto checks every request's shape before the limit: same first error.
     for index, spec in enumerate(specs):
         if isinstance(spec, dict):
             merge_defaults(spec, json.loads(json.dumps(defaults)))
         _check_spec(request, f"requests.{index}", spec, path_required=True)
+    limit = request.registry.settings["batch_max_requests"]
+    if limit and len(specs) > limit:
+        _invalid(request, "requests", f"Number of requests is limited to {limit}")
     prefix = f"/{request.registry.route_prefix}"
     for spec in specs:
         path = spec["path"].split("?")[0]
         if path.rstrip("/") in ("/batch", f"{prefix}/batch"):
-            _invalid(request, "requests", "Recursive call on /batch endpoint is forbidden.")
+            _refuse_recursion(request)
     return specs
+
+
+def _refuse_recursion(request: Request) -> None:
+    _invalid(request, "requests", "Recursive call on /batch endpoint is forbidden.")
+
+
+def _refuse_if_batch(request: Request, subrequest: Request) -> None:
+    """Refuse a sub-request routed to ``/batch`` however its path is spelled.
+
+    Each nesting level multiplies the work by ``batch_max_requests``: an
+    escaped path (``/%62atch``, which Kinto lets through) must not slip past
+    the plain-text check of :func:`parse_batch`.
+    """
+    route = request.registry.getUtility(IRoutesMapper)(subrequest)["route"]
+    if route is not None and route.name == batch.name:
+        _refuse_recursion(request)
 
 
 def build_subrequest(parent: Request, spec: dict[str, Any]) -> Request:
@@ -99,7 +122,9 @@ def build_subrequest(parent: Request, spec: dict[str, Any]) -> Request:
     body = spec.get("body")
     payload = b""
     if body is not None:
-        headers.setdefault("Content-Type", "application/json")
+        # Kinto sends every body as plain JSON, whatever Content-Type the
+        # sub-request names: a merge-patch content type does not apply here.
+        headers["Content-Type"] = "application/json; charset=utf-8"
         payload = json.dumps(body).encode("utf-8")
     subrequest = Request.blank(
         path, headers=headers, method=spec.get("method") or "GET", base_url=parent.application_url
@@ -112,6 +137,7 @@ def build_subrequest(parent: Request, spec: dict[str, Any]) -> Request:
 
 
 def _invoke(request: Request, subrequest: Request) -> tuple[Response, Request]:
+    _refuse_if_batch(request, subrequest)
     try:
         response = request.invoke_subrequest(subrequest, use_tweens=False)
     except Exception:
@@ -148,6 +174,9 @@ def _describe(response: Response, subrequest: Request) -> dict[str, Any]:
 def post_batch(request: Request) -> dict[str, Any]:
     responses = []
     subrequests = [build_subrequest(request, spec) for spec in parse_batch(request)]
+    for subrequest in subrequests:
+        # Before any sub-request runs; redirections are checked as they come.
+        _refuse_if_batch(request, subrequest)
     lock_written_lists(request, subrequests)
     for subrequest in subrequests:
         response, subrequest = _invoke(request, subrequest)
