@@ -28,7 +28,7 @@ from __future__ import annotations
 import contextlib
 import heapq
 import json
-import pickle
+import marshal
 import threading
 import time
 from bisect import bisect_left, bisect_right, insort
@@ -703,11 +703,12 @@ def _restore(mapping: dict, key: Any, previous: Any) -> None:
 def _copy(value: Any) -> Any:
     """A deep copy of stored JSON values.
 
-    A pickle round trip gives the same result as :func:`copy.deepcopy` for
-    JSON types, several times faster: a page of a hundred objects is copied on
-    every list request.
+    A page of a hundred objects is copied on every list request: a
+    :mod:`marshal` round trip, which handles exactly the JSON types (and
+    stored values have no others), does it in C, several times faster than
+    :func:`copy.deepcopy` and faster than :mod:`pickle`.
     """
-    return pickle.loads(pickle.dumps(value, pickle.HIGHEST_PROTOCOL))
+    return marshal.loads(marshal.dumps(value))
 
 
 def _json_copy(obj: Object) -> Object:
