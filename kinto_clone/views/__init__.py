@@ -13,29 +13,35 @@ from pyramid.request import Request
 
 from kinto_clone.core import resource
 from kinto_clone.core.errors import ERRORS, http_error
-from kinto_clone.core.storage import ObjectNotFoundError
+from kinto_clone.core.storage import ObjectKey
 
 
 def object_exists_or_404(
     request: Request, resource_name: str, object_id: str, parent_id: str
 ) -> dict:
     """The parent object, or a 404 errno 111 naming it (``details.id``, ``resource_name``)."""
-    generator = request.registry.id_generators.for_type(resource_name)
-    cache = request.environ.setdefault("kinto_clone.parents", {})
     key = (resource_name, parent_id, object_id)
-    if key in cache:
-        return cache[key]
-    try:
-        if not generator.match(object_id):
-            raise ObjectNotFoundError(object_id)
-        found = request.registry.storage.get(resource_name, parent_id, object_id)
-    except ObjectNotFoundError:
+    found = fetch_parents(request, [key])[key]
+    if found is None:
         details = {"id": object_id, "resource_name": resource_name}
         raise http_error(
             httpexceptions.HTTPNotFound(), errno=ERRORS.MISSING_RESOURCE, details=details
-        ) from None
-    cache[key] = found
+        )
     return found
+
+
+def fetch_parents(request: Request, keys: list[ObjectKey]) -> dict[ObjectKey, dict | None]:
+    """The request's cache of parent objects (``None`` when missing), with
+    ``keys`` loaded in one storage call if they were not yet."""
+    cache = request.environ.setdefault("kinto_clone.parents", {})
+    missing = [key for key in keys if key not in cache]
+    if missing:
+        id_generators = request.registry.id_generators
+        wanted = [key for key in missing if id_generators.for_type(key[0]).match(key[2])]
+        found = request.registry.storage.get_by_keys(wanted) if wanted else {}
+        for key in missing:
+            cache[key] = found.get(key)
+    return cache
 
 
 class BucketChild(resource.Resource):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from kinto_clone.core.resource import Resource
-from kinto_clone.views import object_exists_or_404
+from kinto_clone.views import fetch_parents, object_exists_or_404
 
 
 class Record(Resource):
@@ -18,10 +18,11 @@ class Record(Resource):
 
     def check_parents_exist(self) -> None:
         bucket_id = self.matchdict["bucket_id"]
+        bucket = ("bucket", "", bucket_id)
+        collection = ("collection", f"/buckets/{bucket_id}", self.matchdict["collection_id"])
+        fetch_parents(self.request, [bucket, collection])  # One query for both.
         object_exists_or_404(self.request, "bucket", bucket_id, "")
-        object_exists_or_404(
-            self.request, "collection", self.matchdict["collection_id"], f"/buckets/{bucket_id}"
-        )
+        object_exists_or_404(self.request, "collection", collection[2], collection[1])
 
     def parent_readers_scope(self) -> tuple[str, str]:
         # Bucket readers may list its collections: a missing one is no secret to them.

@@ -63,6 +63,10 @@ class Dialect:
     creates_schema_on_start: ClassVar[bool] = False
     """Whether a backend may create its tables when it starts on an empty
     database, instead of asking for ``kinto migrate``."""
+    sends_prefixes: ClassVar[bool] = False
+    """Whether the driver sends several statements in one round trip
+    (:meth:`write_prefix`); otherwise :meth:`begin_write` and :meth:`lock`
+    run on their own."""
     writes_in_common_table_expressions: ClassVar[bool] = False
     """Whether ``WITH x AS (INSERT ... RETURNING ...)`` is supported: several
     writes in one statement, hence one round trip."""
@@ -98,12 +102,11 @@ class Dialect:
     def lock(self, connection: Connection, names: list[str]) -> None:
         """Take the named transaction-scoped locks, in the given order."""
 
-    def write_prefix(self, begin: bool, names: list[str]) -> tuple[str, dict[str, Any]] | None:
-        """SQL opening the write transaction (``begin``) and taking the locks
-        ``names``, to be sent with the next statement in one round trip; ``None``
-        when the driver cannot send several statements at once (then
-        :meth:`begin_write` and :meth:`lock` run on their own)."""
-        return None
+    def write_prefix(self, begin: bool, names: list[str]) -> tuple[str, dict[str, Any]]:
+        """SQL (and its parameters) opening the write transaction (``begin``)
+        and taking the locks ``names``, to be sent in front of the next
+        statement, in the same round trip; only where :attr:`sends_prefixes`."""
+        raise NotImplementedError
 
     def commit(self, connection: Connection, writing: bool) -> None:
         """End the transaction: reads left nothing to commit."""
@@ -117,6 +120,7 @@ class PostgreSQLDialect(Dialect):
     name = "postgresql"
     title = "PostgreSQL"
     example_url = "postgresql://postgres@localhost/kinto"
+    sends_prefixes = True
     writes_in_common_table_expressions = True
     fields = PostgreSQLFields()
 
@@ -161,7 +165,7 @@ class PostgreSQLDialect(Dialect):
     def lock(self, connection: Connection, names: list[str]) -> None:
         connection.exec_driver_sql(POSTGRESQL_LOCK, {"lock_names": names})
 
-    def write_prefix(self, begin: bool, names: list[str]) -> tuple[str, dict[str, Any]] | None:
+    def write_prefix(self, begin: bool, names: list[str]) -> tuple[str, dict[str, Any]]:
         sql = "BEGIN;" if begin else ""
         if names:
             sql += POSTGRESQL_LOCK + ";"

@@ -61,8 +61,12 @@ class SQLParticipant:
     Reads run in autocommit mode (see :mod:`.dialects`); :meth:`writer` opens
     the write transaction (SQLite takes its database lock there) and
     :meth:`lock` takes named locks, each at most once per transaction.
-    :meth:`execute_locked` does both in front of a statement, in one round trip
-    where the dialect allows.
+
+    Where the dialect allows (PostgreSQL), :meth:`defer_lock` leaves the
+    ``BEGIN`` and the locks pending, to be sent in front of the next statement:
+    in the same round trip for :meth:`execute_prepared`, on their own for
+    :meth:`execute`.  Either way they are granted before that statement starts,
+    so it sees what the previous holder committed.
 
     ``memo`` holds what the backends read or wrote in this transaction and may
     reuse instead of asking again (group timestamps under their lock, access
@@ -74,77 +78,116 @@ class SQLParticipant:
         self._dialect = dialect
         with translate_errors():
             self.connection: Connection = engine.connect()
-        self._writing = False
+        self._begun = False
+        self._pending_begin = False
+        self._pending_locks: list[str] = []
         self._locked: set[str] = set()
         self._closed = False
         self.memo: dict[str, Any] = {}
 
-    @property
-    def writing(self) -> bool:
-        return self._writing
-
     def holds(self, name: str) -> bool:
-        """Whether this transaction holds the lock ``name``."""
+        """Whether this transaction holds the lock ``name`` (or will, before
+        its next statement runs)."""
         return name in self._locked
 
     def execute(self, statement: Executable, parameters: Parameters = None) -> CursorResult:
         """Run a statement; outside a write transaction, a connection the
         server dropped (restart, idle timeout) is replaced and the statement run
         again: nothing was done on it that could be lost."""
-        if self._writing:
+        self._send_pending()
+        if self._begun:
             return self.connection.execute(statement, parameters)
         return self._retried(lambda: self.connection.execute(statement, parameters))
 
+    def execute_prepared(self, statement: Executable, parameters: dict[str, Any]) -> CursorResult:
+        """:meth:`execute` a statement built once (a module or instance
+        constant), the pending ``BEGIN`` and locks in the same round trip.
+
+        It is then sent as driver SQL: its parameters must need no conversion
+        (text, numbers) and its result is not type-processed.
+        """
+        if not (self._pending_begin or self._pending_locks):
+            return self.execute(statement, parameters)
+        opening = self._pending_begin
+        prefix_sql, prefix_parameters = self._take_pending()
+        sql = prefix_sql + driver_sql(statement, self.connection)
+        merged = {**prefix_parameters, **parameters}
+
+        def run() -> CursorResult:
+            return self.connection.exec_driver_sql(sql, merged)
+
+        # Opening the transaction, it follows nothing that could be lost.
+        return self._retried(run) if opening else run()
+
     def writer(self) -> Connection:
-        if not self._writing:
-            self._retried(lambda: self._dialect.begin_write(self.connection))
-            self._writing = True
+        """Open the write transaction now."""
+        self._defer_begin()
+        self._send_pending()
         return self.connection
 
     def lock(self, names: Iterable[str]) -> Connection:
-        """Hold the named locks until the transaction ends.
+        """Hold the named locks until the transaction ends, from now on.
 
         Names are taken in sorted order, the same in every transaction, so that
         two transactions locking the same groups cannot deadlock.
         """
-        connection = self.writer()
+        self.defer_lock(names)
+        return self.writer()
+
+    def defer_lock(self, names: Iterable[str]) -> None:
+        """Hold the named locks until the transaction ends, from the next
+        statement on (at once where they cannot be sent along with it)."""
         missing = sorted(set(names) - self._locked)
-        if missing:
-            self._dialect.lock(connection, missing)
-            self._locked.update(missing)
-        return connection
+        self._defer_begin()
+        self._pending_locks.extend(missing)
+        self._locked.update(missing)
+        if not self._dialect.sends_prefixes:
+            self._send_pending()
 
     def execute_locked(
         self, names: Iterable[str], statement: Executable, parameters: dict[str, Any]
     ) -> CursorResult:
-        """:meth:`lock` then :meth:`execute` ``statement``, in one round trip on
-        PostgreSQL: the lock is awaited before the statement starts, so the
-        statement sees what the previous holder committed.
+        """:meth:`defer_lock` then :meth:`execute_prepared`."""
+        self.defer_lock(names)
+        return self.execute_prepared(statement, parameters)
 
-        ``statement`` is then sent as driver SQL: its parameters must need no
-        conversion (text, numbers) and its result is not type-processed.
-        """
-        missing = sorted(set(names) - self._locked)
-        prefix = self._dialect.write_prefix(not self._writing, missing)
-        if prefix is None or not (missing or not self._writing):
-            self.lock(missing)
-            return self.connection.execute(statement, parameters)
-        prefix_sql, prefix_parameters = prefix
-        sql = driver_sql(statement, self.connection)
-        opening = not self._writing
-        self._writing = True
-        self._locked.update(missing)
-        sql, parameters = prefix_sql + sql, {**prefix_parameters, **parameters}
+    def _defer_begin(self) -> None:
+        if not self._begun and not self._pending_begin:
+            self._pending_begin = True
 
-        def run() -> CursorResult:
-            return self.connection.exec_driver_sql(sql, parameters)
+    def _take_pending(self) -> tuple[str, dict[str, Any]]:
+        """The SQL of the pending ``BEGIN`` and locks, now considered sent."""
+        prefix = self._dialect.write_prefix(self._pending_begin, self._pending_locks)
+        self._begun = True
+        self._pending_begin = False
+        self._pending_locks = []
+        return prefix
+
+    def _send_pending(self) -> None:
+        if not (self._pending_begin or self._pending_locks):
+            return
+        if not self._dialect.sends_prefixes:
+            if self._pending_begin:
+                self._retried(lambda: self._dialect.begin_write(self.connection))
+                self._begun, self._pending_begin = True, False
+            if self._pending_locks:
+                self._dialect.lock(self.connection, self._pending_locks)
+                self._pending_locks = []
+            return
+        opening = self._pending_begin
+        sql, parameters = self._take_pending()
+
+        def send() -> None:
+            self.connection.exec_driver_sql(sql, parameters)
 
         if opening:
-            # Nothing was written yet: a dropped connection may be replaced.
-            return self._retried(run)
-        return run()
+            self._retried(send)
+        else:
+            send()
 
     def _retried(self, run: Callable[[], T]) -> T:
+        """Run ``run``; should the connection turn out to be dead, run it again
+        on a new one (callers make sure nothing done earlier would be lost)."""
         try:
             return run()
         except sa.exc.DBAPIError as error:
@@ -157,9 +200,10 @@ class SQLParticipant:
         return run()
 
     def commit(self) -> None:
+        # A BEGIN still pending was followed by nothing: there is nothing to commit.
         try:
             with translate_errors():
-                self._dialect.commit(self.connection, self._writing)
+                self._dialect.commit(self.connection, self._begun)
         finally:
             self._close()
 
@@ -167,7 +211,7 @@ class SQLParticipant:
         if self._closed:
             return
         try:
-            self._dialect.rollback(self.connection, self._writing)
+            self._dialect.rollback(self.connection, self._begun)
         except sa.exc.SQLAlchemyError as error:
             # The server discards the transaction of a lost connection anyway;
             # never hand a connection in an unknown state back to the pool.
@@ -189,7 +233,11 @@ def driver_sql(statement: Executable, connection: Connection) -> str:
     cache = _driver_sql.setdefault(connection.dialect.name, {})
     sql = cache.get(statement)
     if sql is None:
-        sql = cache[statement] = str(statement.compile(dialect=connection.dialect))
+        compiled = statement.compile(dialect=connection.dialect)
+        embedded = [key for key, bind in compiled.binds.items() if bind.value is not None]
+        if embedded:
+            raise ValueError(f"values embedded in a prepared statement: {embedded}")
+        sql = cache[statement] = str(compiled)
     return sql
 
 

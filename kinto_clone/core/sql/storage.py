@@ -27,13 +27,20 @@ from kinto_clone.core.sql.query import ObjectQueries, group_condition
 from kinto_clone.core.sql.schema import Migration, Schema, check_schema, create
 from kinto_clone.core.sql.session import SQLParticipant, participate, ping
 from kinto_clone.core.sql.tables import dump_document, objects, timestamps
-from kinto_clone.core.sql.timestamps import Group, GroupTimestamps, msec_now, next_timestamp
+from kinto_clone.core.sql.timestamps import (
+    STAMP,
+    Group,
+    GroupTimestamps,
+    msec_now,
+    next_timestamp,
+)
 from kinto_clone.core.storage import (
     DEFAULT_DELETED_FIELD,
     DEFAULT_ID_FIELD,
     DEFAULT_MODIFIED_FIELD,
     Filter,
     Object,
+    ObjectKey,
     ObjectNotFoundError,
     ReadonlyError,
     Sort,
@@ -102,7 +109,8 @@ class SQLStorage(StorageBase):
 
     def lock_for_write(self, resource_name: str, parent_id: str) -> None:
         with self._session() as participant:
-            self._timestamps.lock(participant, [(resource_name, parent_id)])
+            # Sent with the next statement: the read of the object to write.
+            self._timestamps.defer_lock(participant, [(resource_name, parent_id)])
 
     def resource_timestamp(self, resource_name: str, parent_id: str) -> int:
         group = (resource_name, parent_id)
@@ -138,15 +146,14 @@ class SQLStorage(StorageBase):
         payload = _payload(obj, id_field, modified_field)
         group = (resource_name, parent_id)
         with self._session() as participant:
-            stamp = self._timestamps.next(participant, group, obj.get(modified_field))
-            written = self._timestamps.write(
+            stamp = self._timestamps.write(
                 participant,
                 group,
-                stamp,
                 self._statements.create,
                 {"object_id": object_id, "document": payload},
+                wanted=obj.get(modified_field),
             )
-            if not written:
+            if stamp is None:
                 existing = self._get(participant, group, object_id, id_field, modified_field)
                 raise UnicityError(id_field, existing)
         return {**json.loads(payload), id_field: object_id, modified_field: stamp}
@@ -189,6 +196,20 @@ class SQLStorage(StorageBase):
         }
         return {object_id: found[object_id] for object_id in object_ids if object_id in found}
 
+    def get_by_keys(self, keys: list[ObjectKey]) -> dict[ObjectKey, Object]:
+        if not keys:
+            return {}
+        with self._session() as participant:
+            rows = participant.execute(self._statements.get_by_keys, {"keys": keys})
+        return {
+            (row.resource_name, row.parent_id, row.id): {
+                **row.data,
+                DEFAULT_ID_FIELD: row.id,
+                DEFAULT_MODIFIED_FIELD: row.last_modified,
+            }
+            for row in rows
+        }
+
     def update(
         self,
         resource_name: str,
@@ -201,14 +222,14 @@ class SQLStorage(StorageBase):
         payload = _payload(obj, id_field, modified_field)
         group = (resource_name, parent_id)
         with self._session() as participant:
-            stamp = self._timestamps.next(participant, group, obj.get(modified_field))
-            self._timestamps.write(
+            stamp = self._timestamps.write(
                 participant,
                 group,
-                stamp,
                 self._statements.update,
                 {"object_id": object_id, "document": payload},
+                wanted=obj.get(modified_field),
             )
+        assert stamp is not None, "an upsert always writes"
         return {**json.loads(payload), id_field: object_id, modified_field: stamp}
 
     def delete(
@@ -230,8 +251,10 @@ class SQLStorage(StorageBase):
             statement = self._statements.remove
             parameters = {"object_id": object_id}
         with self._session() as participant:
-            stamp = self._timestamps.next(participant, group, last_modified)
-            if not self._timestamps.write(participant, group, stamp, statement, parameters):
+            stamp = self._timestamps.write(
+                participant, group, statement, parameters, wanted=last_modified
+            )
+            if stamp is None:
                 raise ObjectNotFoundError(object_id)
         return {id_field: object_id, modified_field: stamp, deleted_field: True}
 
@@ -472,7 +495,7 @@ class SQLStorage(StorageBase):
         modified_field: str,
     ) -> Object | None:
         parameters = {"rn": group[0], "pid": group[1], "object_id": object_id}
-        row = participant.execute(self._statements.get, parameters).first()
+        row = participant.execute_prepared(self._statements.get, parameters).first()
         if row is None:
             return None
         return {**row.data, id_field: object_id, modified_field: row.last_modified}
@@ -516,7 +539,7 @@ def _replaced(insert: Any) -> dict[str, Any]:
     """``SET`` clause of an upsert replacing the existing row (or tombstone)."""
     return {
         "last_modified": insert.excluded.last_modified,
-        "deleted": False,
+        "deleted": sa.false(),
         "data": insert.excluded.data,
     }
 
@@ -526,8 +549,10 @@ class ObjectStatements:
     a statement costs more CPU than PostgreSQL takes to run it.
 
     Parameters: ``rn``, ``pid`` (the group), ``object_id``, ``document`` (JSON
-    text) and, for writes, ``stamp`` (none is named after a column: an
-    ``UPDATE`` would take it for a new value); writes are :meth:`GroupTimestamps.stamped`.
+    text), and those of :data:`~kinto_clone.core.sql.timestamps.STAMP` for
+    writes, which return the timestamp they gave (none is named after a column:
+    an ``UPDATE`` would take it for a new value).  No value is embedded: they
+    may be sent as driver SQL (:meth:`SQLParticipant.execute_prepared`).
     """
 
     def __init__(self, dialect: Dialect, group_timestamps: GroupTimestamps) -> None:
@@ -539,38 +564,47 @@ class ObjectStatements:
             sa.not_(objects.c.deleted),
         )
         self.get = sa.select(objects.c.last_modified, objects.c.data).where(key)
+        keys = sa.tuple_(objects.c.resource_name, objects.c.parent_id, objects.c.id)
+        self.get_by_keys = sa.select(
+            objects.c.resource_name,
+            objects.c.parent_id,
+            objects.c.id,
+            objects.c.last_modified,
+            objects.c.data,
+        ).where(keys.in_(sa.bindparam("keys", expanding=True)), sa.not_(objects.c.deleted))
+        document = dialect.document(sa.bindparam("document", type_=text))
         insert = dialect.insert(objects).values(
             resource_name=sa.bindparam("rn", type_=text),
             parent_id=sa.bindparam("pid", type_=text),
             id=sa.bindparam("object_id", type_=text),
-            last_modified=sa.bindparam("stamp", type_=sa.BigInteger),
-            deleted=False,
-            data=dialect.document(sa.bindparam("document", type_=text)),
+            last_modified=STAMP,
+            deleted=sa.false(),
+            data=document,
         )
         index = [objects.c.resource_name, objects.c.parent_id, objects.c.id]
         stamped = group_timestamps.stamped
+        returned = objects.c.last_modified
         # A tombstone with that id is replaced; a live object is not.
         self.create = stamped(
             insert.on_conflict_do_update(
                 index_elements=index, set_=_replaced(insert), where=objects.c.deleted
-            ).returning(objects.c.id)
+            ).returning(returned)
         )
         self.update = stamped(
             insert.on_conflict_do_update(index_elements=index, set_=_replaced(insert)).returning(
-                objects.c.id
+                returned
             )
         )
         self.bury = stamped(
             sa.update(objects)
             .where(key)
-            .values(
-                deleted=True,
-                data=dialect.document(sa.bindparam("document", type_=text)),
-                last_modified=sa.bindparam("stamp", type_=sa.BigInteger),
-            )
-            .returning(objects.c.id)
+            .values(deleted=sa.true(), data=document, last_modified=STAMP)
+            .returning(returned)
         )
-        self.remove = stamped(sa.delete(objects).where(key).returning(objects.c.id))
+        # No tombstone keeps the timestamp: the statement returns it.
+        self.remove = stamped(
+            sa.delete(objects).where(key).returning(STAMP.label("last_modified"))
+        )
 
 
 def load_from_config(config: Configurator, dialect: Dialect) -> SQLStorage:

@@ -9,11 +9,11 @@ timestamp order is commit order, and a client polling ``?_since=`` never sees
 a change before an earlier-stamped one is visible.  Concurrent writers wait for
 each other instead of failing with a 409.
 
-On PostgreSQL a write costs two round trips: ``BEGIN``, the lock and the read
-of the timestamp in one (the read, a statement of its own, starts once the lock
-is granted, so it sees the previous holder's commit), then the object's write
-and the new timestamp in one statement.  Later writes of the group in the same
-transaction (a batch) know its timestamp and skip the first.
+On PostgreSQL a write is one round trip: ``BEGIN``, the lock, then one
+statement computing the timestamp (:data:`STAMP`), writing the object and
+recording the group timestamp.  That statement starts once the lock is granted,
+so it sees the previous holder's commit.  Under its lock a transaction also
+remembers the group timestamp: the timestamp of the change event costs nothing.
 
 The ``timestamps`` table holds the timestamp of every group that was written
 or read (an empty group keeps the one it got when first read); a group holding
@@ -52,17 +52,15 @@ def next_timestamp(previous: int | None, wanted: Any, now: int) -> int:
     moves the group forward; an older one would hide the write from clients
     already synchronized past it, so it gets a fresh timestamp instead.
     """
-    is_stamp = isinstance(wanted, int) and not isinstance(wanted, bool)
-    if is_stamp and (previous is None or wanted > previous):
+    if is_stamp(wanted) and (previous is None or wanted > previous):
         return wanted
     if previous is None or now > previous:
         return now
     return previous + 1
 
 
-def literal_group(table: sa.Table, group: Group) -> sa.ColumnElement[bool]:
-    resource_name, parent_id = group
-    return sa.and_(table.c.resource_name == resource_name, table.c.parent_id == parent_id)
+def is_stamp(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _in_group(table: sa.Table) -> sa.ColumnElement[bool]:
@@ -79,6 +77,32 @@ CURRENT = sa.select(
     sa.select(timestamps.c.last_modified).where(_in_group(timestamps)).scalar_subquery(),
     sa.select(sa.func.max(objects.c.last_modified)).where(_in_group(objects)).scalar_subquery(),
 )
+
+
+def _stamp_expression() -> sa.ScalarSelect[int]:
+    """:func:`next_timestamp` in SQL, for the group ``rn``/``pid``, with the
+    parameters ``now`` and ``wanted`` (``NULL`` or a timestamp): the statement
+    writing an object computes its timestamp itself, so that the lock, the
+    read and the write go in one round trip."""
+    stored = sa.select(timestamps.c.last_modified.label("stamp")).where(_in_group(timestamps))
+    newest = sa.select(sa.func.max(objects.c.last_modified).label("stamp")).where(
+        _in_group(objects)
+    )
+    both = sa.union_all(stored, newest).subquery("stamps")
+    current = sa.select(sa.func.max(both.c.stamp).label("previous")).subquery("current")
+    previous = current.c.previous
+    now = sa.bindparam("now", type_=sa.BigInteger)
+    wanted = sa.bindparam("wanted", type_=sa.BigInteger)
+    stamp = sa.case(
+        (previous.is_(None), sa.func.coalesce(wanted, now)),
+        (wanted > previous, wanted),
+        (now > previous, now),
+        else_=previous + sa.literal_column("1", sa.BigInteger),
+    )
+    return sa.select(stamp).select_from(current).scalar_subquery()
+
+
+STAMP = _stamp_expression()
 
 
 def _replacing_timestamp(insert: Any) -> Any:
@@ -119,6 +143,10 @@ class GroupTimestamps:
         """Make the transaction the only writer of ``groups`` until it ends."""
         return participant.lock(lock_name(group) for group in groups)
 
+    def defer_lock(self, participant: SQLParticipant, groups: Iterable[Group]) -> None:
+        """:meth:`lock`, sent with the transaction's next statement."""
+        participant.defer_lock(lock_name(group) for group in groups)
+
     @staticmethod
     def _memo(participant: SQLParticipant) -> dict[Group, int]:
         stamps: dict[Group, int] = participant.memo.setdefault("group_timestamps", {})
@@ -135,9 +163,6 @@ class GroupTimestamps:
         if group in memo:
             return memo[group]
         row = participant.execute(CURRENT, {"rn": group[0], "pid": group[1]}).one()
-        return self._remember(participant, group, row)
-
-    def _remember(self, participant: SQLParticipant, group: Group, row: Any) -> int | None:
         present = [value for value in row if value is not None]
         current = max(present) if present else None
         if current is not None and participant.holds(lock_name(group)):
@@ -169,35 +194,19 @@ class GroupTimestamps:
         ).group_by(both.c.resource_name, both.c.parent_id)
         return {(rn, pid): stamp for rn, pid, stamp in participant.execute(query)}
 
-    def next(self, participant: SQLParticipant, group: Group, wanted: Any = None) -> int:
-        """Lock ``group`` and return the timestamp of a write in it.
-
-        The first write of a transaction opens it, takes the lock and reads the
-        group's timestamp in one round trip (PostgreSQL).
-        """
-        name = lock_name(group)
-        memo = self._memo(participant)
-        if participant.holds(name) and group in memo:
-            current: int | None = memo[group]
-        else:
-            parameters = {"rn": group[0], "pid": group[1]}
-            row = participant.execute_locked([name], CURRENT, parameters).one()
-            current = self._remember(participant, group, row)
-        return next_timestamp(current, wanted, self.clock())
-
     def stamped(self, write: Any) -> Any:
-        """The statement writing objects with ``write`` (which returns a row per
-        object written) and recording the group timestamp ``stamp``, in one
-        statement where the database allows (PostgreSQL); :meth:`save_if` runs
-        the second half elsewhere."""
+        """The statement running ``write`` (which writes an object stamped
+        with :data:`STAMP` and returns that timestamp) and recording the new
+        group timestamp: one statement where the database allows (PostgreSQL),
+        else :meth:`write` records it with a second one."""
         if not self._dialect.writes_in_common_table_expressions:
             return write
         written = write.cte("written")
         recorded = sa.select(
             sa.bindparam("rn", type_=sa.Text),
             sa.bindparam("pid", type_=sa.Text),
-            sa.bindparam("stamp", type_=sa.BigInteger),
-        ).select_from(written)
+            written.c.last_modified,
+        )
         insert = self._dialect.insert(timestamps).from_select(
             ["resource_name", "parent_id", "last_modified"], recorded
         )
@@ -207,19 +216,28 @@ class GroupTimestamps:
         self,
         participant: SQLParticipant,
         group: Group,
-        stamp: int,
         statement: Any,
         parameters: dict[str, Any],
-    ) -> bool:
-        """Run a :meth:`stamped` statement; record ``stamp`` as the group's
-        timestamp if it wrote an object.  Returns whether it did."""
-        parameters = {**parameters, "rn": group[0], "pid": group[1], "stamp": stamp}
-        written = participant.execute(statement, parameters).first() is not None
-        if written:
-            if not self._dialect.writes_in_common_table_expressions:
-                participant.execute(self._save, parameters)
-            self._memo(participant)[group] = stamp
-        return written
+        wanted: Any = None,
+    ) -> int | None:
+        """Lock ``group`` and run a :meth:`stamped` statement: the timestamp
+        of the object it wrote (the new group timestamp), or ``None`` if it
+        wrote nothing.  ``wanted`` is the client's ``last_modified``."""
+        parameters = {
+            **parameters,
+            "rn": group[0],
+            "pid": group[1],
+            "now": self.clock(),
+            "wanted": wanted if is_stamp(wanted) else None,
+        }
+        row = participant.execute_locked([lock_name(group)], statement, parameters).first()
+        if row is None:
+            return None
+        stamp: int = row[0]
+        if not self._dialect.writes_in_common_table_expressions:
+            participant.execute(self._save, {**parameters, "stamp": stamp})
+        self._memo(participant)[group] = stamp
+        return stamp
 
     def save(self, participant: SQLParticipant, stamps: dict[Group, int]) -> None:
         """Record the new timestamps of groups (locked by the caller)."""

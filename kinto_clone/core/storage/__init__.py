@@ -34,6 +34,8 @@ __all__ = [
 ]
 
 Object = dict[str, Any]
+ObjectKey = tuple[str, str, str]
+"""``(resource_name, parent_id, object_id)``."""
 
 DEFAULT_ID_FIELD = "id"
 DEFAULT_MODIFIED_FIELD = "last_modified"
@@ -199,6 +201,19 @@ class StorageBase:
     ) -> dict[str, Object]:
         """``{id: object}`` for the live objects among ``object_ids``."""
         raise NotImplementedError
+
+    def get_by_keys(self, keys: list[ObjectKey]) -> dict[ObjectKey, Object]:
+        """The live objects among ``(resource_name, parent_id, object_id)`` keys
+        of any groups, missing ones left out: the parents of a record (its
+        bucket and collection) are checked together, in one query on SQL
+        backends."""
+        found = {}
+        for key in keys:
+            try:
+                found[key] = self.get(*key)
+            except ObjectNotFoundError:
+                continue
+        return found
 
     def update(
         self,
