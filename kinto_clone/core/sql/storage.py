@@ -104,6 +104,7 @@ class SQLStorage(StorageBase):
             participant.execute(sa.delete(objects))
             participant.execute(sa.delete(timestamps))
             self._timestamps.forget(participant)
+            _known_objects(participant).clear()
 
     # Timestamps
 
@@ -156,6 +157,7 @@ class SQLStorage(StorageBase):
             if stamp is None:
                 existing = self._get(participant, group, object_id, id_field, modified_field)
                 raise UnicityError(id_field, existing)
+            _forget_objects(participant, resource_name, parent_id)
         return {**json.loads(payload), id_field: object_id, modified_field: stamp}
 
     def get(
@@ -197,18 +199,22 @@ class SQLStorage(StorageBase):
         return {object_id: found[object_id] for object_id in object_ids if object_id in found}
 
     def get_by_keys(self, keys: list[ObjectKey]) -> dict[ObjectKey, Object]:
-        if not keys:
-            return {}
+        """Kept for the transaction (``known_objects``): the sub-requests of
+        a batch writing one collection check its parents once."""
         with self._session() as participant:
-            rows = participant.execute(self._statements.get_by_keys, {"keys": keys})
-        return {
-            (row.resource_name, row.parent_id, row.id): {
-                **row.data,
-                DEFAULT_ID_FIELD: row.id,
-                DEFAULT_MODIFIED_FIELD: row.last_modified,
-            }
-            for row in rows
-        }
+            known = _known_objects(participant)
+            missing = [key for key in dict.fromkeys(keys) if key not in known]
+            if missing:
+                rows = participant.execute(self._statements.get_by_keys, {"keys": missing})
+                found: dict[ObjectKey, Object | None] = dict.fromkeys(missing)
+                for row in rows:
+                    found[(row.resource_name, row.parent_id, row.id)] = {
+                        **row.data,
+                        DEFAULT_ID_FIELD: row.id,
+                        DEFAULT_MODIFIED_FIELD: row.last_modified,
+                    }
+                known.update(found)
+            return {key: dict(obj) for key in keys if (obj := known[key]) is not None}
 
     def update(
         self,
@@ -229,6 +235,7 @@ class SQLStorage(StorageBase):
                 {"object_id": object_id, "document": payload},
                 wanted=obj.get(modified_field),
             )
+            _forget_objects(participant, resource_name, parent_id)
         assert stamp is not None, "an upsert always writes"
         return {**json.loads(payload), id_field: object_id, modified_field: stamp}
 
@@ -256,6 +263,7 @@ class SQLStorage(StorageBase):
             )
             if stamp is None:
                 raise ObjectNotFoundError(object_id)
+            _forget_objects(participant, resource_name, parent_id)
         return {id_field: object_id, modified_field: stamp, deleted_field: True}
 
     # Sets of objects
@@ -359,6 +367,8 @@ class SQLStorage(StorageBase):
                 rows.append({"k_rn": resource, "k_pid": parent, "k_id": object_id, "k_ts": stamp})
             self._bury(participant, rows, with_deleted, deleted_field)
             self._timestamps.save(participant, stamps)
+            for resource, parent in stamps:
+                _forget_objects(participant, resource, parent)
         return [
             {id_field: row["k_id"], modified_field: row["k_ts"], deleted_field: True}
             for row in rows
@@ -431,6 +441,7 @@ class SQLStorage(StorageBase):
         statement = sa.delete(objects).where(in_group, objects.c.id.in_(surplus))
         with self._session() as participant:
             participant.writer()
+            _forget_objects(participant, resource_name, parent_id)
             return participant.execute(statement).rowcount
 
     # Internals
@@ -526,6 +537,23 @@ class SQLStorage(StorageBase):
         else:
             statement = sa.delete(objects).where(key)
         participant.execute(statement, rows)
+
+
+def _known_objects(participant: SQLParticipant) -> dict[ObjectKey, Object | None]:
+    """Objects read by :meth:`SQLStorage.get_by_keys` in this transaction
+    (``None``: missing), until the transaction writes their group."""
+    known: dict[ObjectKey, Object | None] = participant.memo.setdefault("known_objects", {})
+    return known
+
+
+def _forget_objects(participant: SQLParticipant, resource_name: str, parent_id: str) -> None:
+    """Drop the :func:`_known_objects` of a group this transaction writes
+    (of every group, for a ``parent_id`` pattern)."""
+    known = _known_objects(participant)
+    if "*" in parent_id:
+        known.clear()
+    for key in [key for key in known if key[0] == resource_name and key[1] == parent_id]:
+        del known[key]
 
 
 def _payload(obj: Object, id_field: str, modified_field: str) -> str:
