@@ -302,9 +302,9 @@ class SQLStorage(StorageBase):
             .limit(cap)
         )
         with self._session() as participant:
-            # Plain tuples: a page is up to thousands of rows, and attribute
-            # access on SQLAlchemy rows costs more than building the objects.
-            rows = participant.execute(query).tuples().all()
+            rows = participant.execute(query).all()
+        # Rows unpacked as tuples: a page is up to thousands of rows, and
+        # attribute access on them costs more than building the objects.
         return [
             {id_field: object_id, modified_field: stamp, deleted_field: True}
             if deleted
