@@ -27,8 +27,9 @@ BUDGETS = {
     "read_one": 4,
     # the above, BEGIN+lock+write+timestamp, creator's ACE (+ the other ACEs), COMMIT
     "create": 6,
-    # principals, BEGIN+lock+read, ACEs, parents, write+timestamp, ACE, COMMIT
-    "update": 7,
+    # principals, BEGIN+lock+read, ACEs, parents, write+timestamp, COMMIT
+    # (the writer's ACE is known to be there already)
+    "update": 6,
 }
 
 

@@ -180,8 +180,10 @@ class SQLPermission(PermissionBase):
     def add_principal_to_ace(self, object_id: str, permission: str, principal: str) -> None:
         parameters = {"object_id": object_id, "permission": permission, "principal": principal}
         with self._session() as participant:
-            participant.writer()
             known = self._memo(participant)
+            if principal in known.get(object_id, {}).get(permission, ()):
+                return  # Already there (the creator's ACE, on every write).
+            participant.writer()
             if self._add_and_read is not None and object_id not in known:
                 rows = participant.execute(self._add_and_read, parameters)
                 known[object_id] = {}
