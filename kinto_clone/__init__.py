@@ -16,7 +16,7 @@ from typing import Any
 from pyramid.config import Configurator
 from pyramid.router import Router
 
-from kinto_clone.core import dotted
+from kinto_clone.core import dotted, requests
 
 __all__ = ["main"]
 
@@ -32,4 +32,6 @@ def main(global_config: dict[str, Any] | None = None, **settings: Any) -> Router
     config.include("kinto_clone.views", route_prefix=prefix)
     config.include("kinto_clone.views.permissions", route_prefix=prefix)
     config.include("kinto_clone.schema_validation")
+    config.commit()
+    requests.freeze_request_extensions(config.registry)
     return config.make_wsgi_app()

@@ -137,7 +137,7 @@ def _subrequest(request: Request, path: str, body: bytes) -> Request:
     query = request.query_string
     # The body may have been rewritten: its length is recomputed.
     headers = {k: v for k, v in request.headers.items() if k.lower() != "content-length"}
-    subrequest = Request.blank(
+    subrequest = type(request).blank(
         path + (f"?{query}" if query else ""),
         base_url=request.application_url,
         method=request.method,

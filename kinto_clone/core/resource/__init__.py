@@ -215,14 +215,20 @@ class Resource:
         timestamp = existing["last_modified"] if existing else self.model.timestamp()
         preconditions.raise_412_if_modified(self.request, existing, timestamp)
 
+    def cache_expires_seconds(self) -> int | None:
+        """How long anonymous readers may cache a read (``None``: not at all)."""
+        expires = self.request.registry.settings.get(f"{self.name}_cache_expires_seconds")
+        return int(expires) if expires else None
+
     def _add_cache_headers(self) -> None:
         response = self.request.response
-        expires = self.request.registry.settings.get(f"{self.name}_cache_expires_seconds")
-        if expires and self.request.prefixed_userid is None:
-            response.cache_expires(seconds=int(expires))
+        expires = None if self.request.prefixed_userid else self.cache_expires_seconds()
+        if expires is None:
+            # Set as a plain header: WebOb's ``cache_control`` object parses and
+            # re-serialises the header on every attribute change.
+            response.headers["Cache-Control"] = "no-cache, no-store"
         else:
-            response.cache_control.no_cache = True
-            response.cache_control.no_store = True
+            response.cache_expires(seconds=expires)
 
     def _timestamp_headers(self, timestamp: int) -> None:
         preconditions.add_timestamp_headers(self.request.response, timestamp)

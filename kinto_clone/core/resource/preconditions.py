@@ -8,6 +8,8 @@ stale ``If-Match`` is a 412 errno 114 carrying the current object; a matching
 
 from __future__ import annotations
 
+import functools
+from email.utils import formatdate
 from typing import Any
 
 from pyramid.httpexceptions import HTTPNotModified, HTTPPreconditionFailed
@@ -46,9 +48,16 @@ def conditions(request: Request) -> tuple[int | str | None, int | str | None]:
     return cached
 
 
+@functools.lru_cache(maxsize=1024)
+def _http_date(seconds: int) -> str:
+    """Many responses in a row share a second; formatting a date is not free."""
+    return formatdate(seconds, usegmt=True)
+
+
 def add_timestamp_headers(response: Response, timestamp: int) -> None:
-    response.last_modified = timestamp / 1000.0
-    response.headers["ETag"] = f'"{timestamp}"'
+    headers = response.headers
+    headers["Last-Modified"] = _http_date(timestamp // 1000)
+    headers["ETag"] = f'"{timestamp}"'
 
 
 def raise_304_if_not_modified(request: Request, current_timestamp: int) -> None:

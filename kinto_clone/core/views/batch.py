@@ -126,7 +126,7 @@ def build_subrequest(parent: Request, spec: dict[str, Any]) -> Request:
         # sub-request names: a merge-patch content type does not apply here.
         headers["Content-Type"] = "application/json; charset=utf-8"
         payload = json.dumps(body).encode("utf-8")
-    subrequest = Request.blank(
+    subrequest = type(parent).blank(
         path, headers=headers, method=spec.get("method") or "GET", base_url=parent.application_url
     )
     subrequest.body = payload
