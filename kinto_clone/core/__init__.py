@@ -64,6 +64,7 @@ def includeme(config: Configurator) -> None:
     config.include("cornice")
     # Cornice registers its own exception views; commit them so ours override.
     config.commit()
+    config.include("kinto_clone.core.renderers")
     config.include("kinto_clone.core.views.errors")
     backends.setup_backends(config)
     setup_id_generators(config)

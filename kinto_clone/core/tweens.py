@@ -92,22 +92,36 @@ class ResponseHeaders:
         event.request.add_response_callback(self.apply)
 
     def apply(self, request: Request, response: Response) -> None:
-        headers = response.headers
-        headers.setdefault("Content-Security-Policy", CSP)
-        headers.setdefault("X-Content-Type-Options", "nosniff")
+        # One pass over the raw header list: WebOb's header mapping scans and
+        # lower-cases the whole list on every lookup and assignment.
+        headerlist = response.headerlist
+        present = set()
+        for index, (name, value) in enumerate(headerlist):
+            lowered = name.lower()
+            present.add(lowered)
+            if lowered == "content-type" and value == "application/json":
+                headerlist[index] = (name, "application/json; charset=UTF-8")
+        if "content-security-policy" not in present:
+            headerlist.append(("Content-Security-Policy", CSP))
+        if "x-content-type-options" not in present:
+            headerlist.append(("X-Content-Type-Options", "nosniff"))
         if self.backoff is not None and (
             self.backoff_percentage is None or random.random() * 100 < self.backoff_percentage
         ):
-            headers["Backoff"] = str(self.backoff)
-        if response.content_type == "application/json" and not response.charset:
-            response.charset = "UTF-8"
-        headers["Access-Control-Expose-Headers"] = EXPOSED_HEADERS
-        origin = request.headers.get("Origin")
-        if origin and ("*" in self.allowed_origins or origin in self.allowed_origins):
-            headers["Access-Control-Allow-Origin"] = origin
+            response.headers["Backoff"] = str(self.backoff)
+        if "access-control-expose-headers" in present:
+            response.headers["Access-Control-Expose-Headers"] = EXPOSED_HEADERS
         else:
-            for name in [h for h in headers if h.lower().startswith("access-control-allow")]:
-                del headers[name]
+            headerlist.append(("Access-Control-Expose-Headers", EXPOSED_HEADERS))
+        origin = request.environ.get("HTTP_ORIGIN")
+        if origin and ("*" in self.allowed_origins or origin in self.allowed_origins):
+            response.headers["Access-Control-Allow-Origin"] = origin
+        elif any(name.startswith("access-control-allow") for name in present):
+            headerlist[:] = [
+                (name, value)
+                for name, value in headerlist
+                if not name.lower().startswith("access-control-allow")
+            ]
 
 
 def end_of_service_tween_factory(handler: Handler, registry: Registry) -> Handler:
