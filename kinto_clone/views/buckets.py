@@ -26,13 +26,10 @@ class Bucket(Resource):
         permission = self.request.registry.permission
         for bucket in new_objects:
             uri = f"/buckets/{bucket['id']}"
-            groups = storage.list_all("group", uri)
-            for group in groups:
-                permission.remove_principal(f"{uri}/groups/{group['id']}")
             for parent in (uri, f"{uri}/*"):
-                storage.delete_all(None, parent, with_deleted=False)
-                storage.purge_deleted(None, parent)
+                storage.purge_all(parent)
             permission.delete_object_permissions(f"{uri}/*")
+            permission.remove_principal(f"{uri}/groups/*")
 
 
 RESOURCE = Bucket

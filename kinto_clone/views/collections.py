@@ -35,8 +35,7 @@ class Collection(BucketChild):
         permission = self.request.registry.permission
         for collection in new_objects:
             uri = f"{self.get_parent_id()}/collections/{collection['id']}"
-            storage.delete_all("record", uri, with_deleted=False)
-            storage.purge_deleted("record", uri)
+            storage.purge_all(uri)
             permission.delete_object_permissions(f"{uri}/*")
 
 

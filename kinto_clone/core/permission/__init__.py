@@ -34,7 +34,12 @@ class PermissionBase:
         raise NotImplementedError
 
     def remove_principal(self, principal: str) -> None:
-        """Remove ``principal`` from every user (a group was deleted)."""
+        """Remove ``principal`` from every user (a group was deleted).
+
+        It may be a pattern (``/buckets/b/groups/*``), as object ids are in
+        :meth:`delete_object_permissions`: a deleted bucket's groups all go at
+        once, however many.
+        """
         raise NotImplementedError
 
     def get_user_principals(self, user_id: str) -> set[str]:

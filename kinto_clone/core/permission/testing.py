@@ -99,6 +99,25 @@ class PermissionContract:
         permission.remove_principal("group:unknown")
         assert permission.get_user_principals("alice") == {"group:a"}
 
+    def test_remove_principals_by_pattern(self, permission: PermissionBase) -> None:
+        permission.add_user_principal("alice", "/buckets/b/groups/g1")
+        permission.add_user_principal("alice", "/buckets/bb/groups/g1")
+        permission.add_user_principal("alice", "group:a")
+        permission.add_user_principal("bob", "/buckets/b/groups/g2")
+        permission.add_user_principal("system.Authenticated", "/buckets/b/groups/all")
+        permission.remove_principal("/buckets/b/groups/*")
+        assert permission.get_user_principals("alice") == {"/buckets/bb/groups/g1", "group:a"}
+        assert permission.get_user_principals("bob") == set()
+
+    def test_remove_principal_pattern_is_anchored(self, permission: PermissionBase) -> None:
+        permission.add_user_principal("alice", "/x/buckets/b/groups/g")
+        permission.add_user_principal("alice", "/buckets/b/groups_of_friends")
+        permission.remove_principal("/buckets/b/groups/*")
+        assert permission.get_user_principals("alice") == {
+            "/x/buckets/b/groups/g",
+            "/buckets/b/groups_of_friends",
+        }
+
     def test_remove_principal_keeps_aces(self, permission: PermissionBase) -> None:
         permission.add_principal_to_ace("/buckets/a", "read", "group:a")
         permission.add_user_principal("alice", "group:a")
@@ -528,6 +547,7 @@ class PermissionContract:
             permission.add_user_principal("alice", "group:b")
             permission.remove_user_principal("bob", "group:a")
             permission.remove_principal("group:a")
+            permission.remove_principal("group:*")
             permission.add_user_principal("system.Authenticated", "group:all")
             raise Boom
         assert permission.get_user_principals("alice") == {"group:a"}

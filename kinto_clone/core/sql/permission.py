@@ -165,7 +165,12 @@ class SQLPermission(PermissionBase):
             participant.execute(delete)
 
     def remove_principal(self, principal: str) -> None:
-        delete = sa.delete(members).where(members.c.principal == principal)
+        like = like_pattern(principal)
+        delete = sa.delete(members).where(
+            members.c.principal == principal
+            if like is None
+            else members.c.principal.like(like, escape="\\")
+        )
         with self._session() as participant:
             participant.writer()
             participant.execute(delete)

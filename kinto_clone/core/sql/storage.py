@@ -420,6 +420,20 @@ class SQLStorage(StorageBase):
                 self._timestamps.forget_empty(participant, parent_id)
         return removed
 
+    def purge_all(self, parent_id: str) -> int:
+        in_parent = group_condition(objects, None, parent_id)
+        with self._session() as participant:
+            # The groups are locked before their rows, as writers do, so that
+            # one writing there meanwhile waits instead of deadlocking.
+            groups, _ = self._lock_groups(participant, None, parent_id, in_parent)
+            removed = 0
+            if groups:
+                removed = participant.execute(sa.delete(objects).where(in_parent)).rowcount
+            for resource, parent in groups:
+                _forget_objects(participant, resource, parent)
+            self._timestamps.forget_empty(participant, parent_id)
+        return removed
+
     def trim_objects(
         self,
         resource_name: str,

@@ -127,7 +127,7 @@ class StorageBase:
     is a list of filter lists OR-ed together (each list AND-ed): the keyset
     condition "after the last object of the previous page".  ``sorting`` is a list
     of :class:`Sort`.  ``parent_id`` may contain ``*`` wildcards in ``list_all``,
-    ``count_all``, ``delete_all`` and ``purge_deleted``.
+    ``count_all``, ``delete_all``, ``purge_deleted`` and ``purge_all``.
     """
 
     id_generator: generators.Generator = generators.UUID4()
@@ -281,6 +281,19 @@ class StorageBase:
     ) -> int:
         """Remove tombstones (older than ``before``, or all but the newest
         ``max_retained`` per group); return how many were removed."""
+        raise NotImplementedError
+
+    def purge_all(self, parent_id: str) -> int:
+        """Remove every object and tombstone, of every resource, in the groups
+        of ``parent_id`` (``*`` patterns allowed), forget those groups'
+        timestamps, and return how many objects and tombstones were removed.
+
+        The cascade of a bucket or collection deletion: unlike
+        :meth:`delete_all` it is not capped at ``storage_max_fetch_size``
+        (children beyond it would outlive their parent and reappear in a
+        namesake), and it returns no tombstones, since nothing of the deleted
+        tree is left to synchronize.
+        """
         raise NotImplementedError
 
     def list_all(

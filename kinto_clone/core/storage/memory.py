@@ -458,6 +458,19 @@ class MemoryStorage(StorageBase):
                 self._forget_empty_groups(journal, parent_id)
         return removed
 
+    def purge_all(self, parent_id: str) -> int:
+        removed = 0
+        with self._writing() as journal:
+            # Whole timelines are dropped (and put back on abort): the cost is
+            # that of the groups, not of the objects in them.
+            for table in (self._objects, self._tombstones):
+                for key in _matching_keys(table, None, parent_id):
+                    timeline = table.pop(key)
+                    journal.on_abort(partial(_restore, table, key, timeline))
+                    removed += len(timeline)
+            self._forget_empty_groups(journal, parent_id)
+        return removed
+
     def trim_objects(
         self,
         resource_name: str,

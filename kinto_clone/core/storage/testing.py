@@ -1490,6 +1490,62 @@ class StorageContract:
         assert storage.resource_timestamp("c", "/efg") == before_efg
         assert storage.resource_timestamp("c", "/ijk") == before_ijk
 
+    # Purge all
+
+    def test_purge_all_removes_objects_and_tombstones_of_every_resource(self, storage):
+        collection = "/buckets/b/collections/c"
+        create(storage, resource_name="record", parent_id=collection)
+        create_and_delete(storage, resource_name="record", parent_id=collection)
+        create(storage, resource_name="attachment", parent_id=collection)
+        assert storage.purge_all(collection) == 3
+        for resource_name in ("record", "attachment"):
+            kept = count_all(
+                storage, resource_name=resource_name, parent_id=collection, include_deleted=True
+            )
+            assert kept == 0
+
+    def test_purge_all_by_parent_pattern_is_anchored(self, storage):
+        create(storage, resource_name="collection", parent_id="/buckets/b")
+        create(storage, resource_name="record", parent_id="/buckets/b/collections/c")
+        create_and_delete(storage, resource_name="record", parent_id="/buckets/b/collections/d")
+        kept = ["/buckets/bb/collections/c", "/x/buckets/b/collections/c"]
+        for parent_id in kept:
+            create(storage, resource_name="record", parent_id=parent_id)
+        assert storage.purge_all("/buckets/b/*") == 2
+        assert count_all(storage, resource_name="collection", parent_id="/buckets/b") == 1
+        for parent_id in ("/buckets/b/collections/c", "/buckets/b/collections/d"):
+            gone = count_all(
+                storage, resource_name="record", parent_id=parent_id, include_deleted=True
+            )
+            assert gone == 0
+        for parent_id in kept:
+            assert count_all(storage, resource_name="record", parent_id=parent_id) == 1
+
+    def test_purge_all_of_nothing(self, storage):
+        create(storage)
+        assert storage.purge_all("/nothing/*") == 0
+        assert count_all(storage) == 1
+
+    def test_purge_all_forgets_the_timestamps(self, storage):
+        create(storage, parent_id="/abc/a", resource_name="c")
+        create(storage, parent_id="/efg", resource_name="c")
+        before_abc = storage.resource_timestamp("c", "/abc/a")
+        storage.resource_timestamp("c", "/abc/empty")
+        storage.purge_all("/abc/*")
+        assert set(storage.all_resources_timestamps("c")) == {"/efg"}
+        time.sleep(0.003)
+        assert storage.resource_timestamp("c", "/abc/a") > before_abc
+
+    def test_purge_all_is_seen_by_the_rest_of_the_transaction(self, storage):
+        created = create(storage, parent_id="/p/a")
+        key = (RESOURCE, "/p/a", created["id"])
+        with transaction.atomic():
+            assert storage.get_by_keys([key]) == {key: created}
+            storage.purge_all("/p/*")
+            assert storage.get_by_keys([key]) == {}
+            again = create(storage, {"id": created["id"]}, parent_id="/p/a")
+            assert storage.get_by_keys([key]) == {key: again}
+
     # Trim
 
     def test_trim_objects_keeps_the_newest(self, storage):
@@ -1608,6 +1664,18 @@ class StorageContract:
             storage.purge_deleted(None, "*")
             raise Boom
         assert list_all(storage, include_deleted=True) == [tombstone]
+        assert storage.all_resources_timestamps(RESOURCE) == stamps
+
+    def test_aborted_purge_all_restores_everything(self, storage):
+        created = create(storage, {"n": 1}, parent_id="/p/a")
+        tombstone = create_and_delete(storage, parent_id="/p/b")
+        stamps = storage.all_resources_timestamps(RESOURCE)
+        with pytest.raises(Boom), transaction.atomic():
+            storage.purge_all("/p/*")
+            create(storage, {"id": created["id"]}, parent_id="/p/a")
+            raise Boom
+        assert list_all(storage, parent_id="/p/a", include_deleted=True) == [created]
+        assert list_all(storage, parent_id="/p/b", include_deleted=True) == [tombstone]
         assert storage.all_resources_timestamps(RESOURCE) == stamps
 
     def test_aborted_trim_restores_objects(self, storage):
