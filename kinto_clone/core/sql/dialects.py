@@ -70,6 +70,9 @@ class Dialect:
     writes_in_common_table_expressions: ClassVar[bool] = False
     """Whether ``WITH x AS (INSERT ... RETURNING ...)`` is supported: several
     writes in one statement, hence one round trip."""
+    driver_adapts_sequences: ClassVar[bool] = False
+    """Whether the driver renders a tuple parameter as an ``IN`` list, so that
+    prebuilt statements can skip SQLAlchemy (:meth:`SQLParticipant.fetch`)."""
 
     fields: PostgreSQLFields | SQLiteFields
 
@@ -122,6 +125,7 @@ class PostgreSQLDialect(Dialect):
     example_url = "postgresql://postgres@localhost/kinto"
     sends_prefixes = True
     writes_in_common_table_expressions = True
+    driver_adapts_sequences = True
     fields = PostgreSQLFields()
 
     def _check_url(self, url: URL, setting: str) -> URL:

@@ -129,7 +129,7 @@ class SQLPermission(PermissionBase):
         missing = [object_id for object_id in dict.fromkeys(object_ids) if object_id not in known]
         if missing:
             found: dict[str, Permissions] = {object_id: {} for object_id in missing}
-            rows = participant.execute(self._aces_of, {"object_ids": missing})
+            rows = participant.fetch(self._aces_of, {"object_ids": missing})
             for object_id, permission, principal in rows:
                 found[object_id].setdefault(permission, set()).add(principal)
             known.update(found)
@@ -178,7 +178,9 @@ class SQLPermission(PermissionBase):
     def get_user_principals(self, user_id: str) -> set[str]:
         parameters = {"user_id": user_id, "authenticated": AUTHENTICATED}
         with self._session() as participant:
-            return set(participant.execute(self._user_principals, parameters).scalars())
+            return {
+                principal for (principal,) in participant.fetch(self._user_principals, parameters)
+            }
 
     # ACEs.
 

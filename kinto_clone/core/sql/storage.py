@@ -205,13 +205,13 @@ class SQLStorage(StorageBase):
             known = _known_objects(participant)
             missing = [key for key in dict.fromkeys(keys) if key not in known]
             if missing:
-                rows = participant.execute(self._statements.get_by_keys, {"keys": missing})
+                rows = participant.fetch(self._statements.get_by_keys, {"keys": missing})
                 found: dict[ObjectKey, Object | None] = dict.fromkeys(missing)
-                for row in rows:
-                    found[(row.resource_name, row.parent_id, row.id)] = {
-                        **row.data,
-                        DEFAULT_ID_FIELD: row.id,
-                        DEFAULT_MODIFIED_FIELD: row.last_modified,
+                for resource_name, parent_id, object_id, last_modified, data in rows:
+                    found[(resource_name, parent_id, object_id)] = {
+                        **data,
+                        DEFAULT_ID_FIELD: object_id,
+                        DEFAULT_MODIFIED_FIELD: last_modified,
                     }
                 known.update(found)
             return {key: dict(obj) for key in keys if (obj := known[key]) is not None}
@@ -522,10 +522,11 @@ class SQLStorage(StorageBase):
         modified_field: str,
     ) -> Object | None:
         parameters = {"rn": group[0], "pid": group[1], "object_id": object_id}
-        row = participant.execute_prepared(self._statements.get, parameters).first()
-        if row is None:
+        rows = participant.fetch(self._statements.get, parameters)
+        if not rows:
             return None
-        return {**row.data, id_field: object_id, modified_field: row.last_modified}
+        last_modified, data = rows[0]
+        return {**data, id_field: object_id, modified_field: last_modified}
 
     def _bury(
         self,
@@ -596,7 +597,7 @@ class ObjectStatements:
     text), and those of :data:`~kinto_clone.core.sql.timestamps.STAMP` for
     writes, which return the timestamp they gave (none is named after a column:
     an ``UPDATE`` would take it for a new value).  No value is embedded: they
-    may be sent as driver SQL (:meth:`SQLParticipant.execute_prepared`).
+    may be sent as driver SQL (:meth:`SQLParticipant.fetch`).
     """
 
     def __init__(self, dialect: Dialect, group_timestamps: GroupTimestamps) -> None:

@@ -230,10 +230,10 @@ class GroupTimestamps:
             "now": self.clock(),
             "wanted": wanted if is_stamp(wanted) else None,
         }
-        row = participant.execute_locked([lock_name(group)], statement, parameters).first()
-        if row is None:
+        rows = participant.fetch_locked([lock_name(group)], statement, parameters)
+        if not rows:
             return None
-        stamp: int = row[0]
+        stamp: int = rows[0][0]
         if not self._dialect.writes_in_common_table_expressions:
             participant.execute(self._save, {**parameters, "stamp": stamp})
         self._memo(participant)[group] = stamp
