@@ -195,3 +195,19 @@ def test_the_collection_field_applies_at_once(app: webtest.TestApp) -> None:
     everyone = {"read": ["system.Everyone"]}
     app.put_json(COLLECTION, {"data": {}, "permissions": everyone}, headers=ALICE)
     assert cache_headers(app, READS[0], ANONYMOUS) == NOT_CACHED
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("30", cached_for(30)), ("0", NOT_CACHED)],
+    ids=["thirty", "zero-means-no-caching"],
+)
+def test_other_objects_follow_their_resource_setting(
+    make_app: MakeApp, value: str, expected: dict[str, str]
+) -> None:
+    """Buckets (like collections and groups) have one setting each; unlike a
+    record's, a 0 there turns caching off rather than expiring the response."""
+    app = publish(make_app(**{"kinto.bucket_cache_expires_seconds": value}))
+    app.patch_json("/v1/buckets/b", {"permissions": {"read": ["system.Everyone"]}}, headers=ALICE)
+    assert cache_headers(app, "/v1/buckets/b", ANONYMOUS) == expected
+    assert cache_headers(app, "/v1/buckets/b", ALICE) == NOT_CACHED

@@ -216,9 +216,12 @@ class Resource:
         preconditions.raise_412_if_modified(self.request, existing, timestamp)
 
     def cache_expires_seconds(self) -> int | None:
-        """How long anonymous readers may cache a read (``None``: not at all)."""
+        """How long anonymous readers may cache a read (``None``: not at all).
+
+        As in Kinto, a setting of 0 means no caching, not an expired response.
+        """
         expires = self.request.registry.settings.get(f"{self.name}_cache_expires_seconds")
-        return int(expires) if expires else None
+        return int(expires) or None if expires not in (None, "") else None
 
     def _add_cache_headers(self) -> None:
         response = self.request.response
