@@ -192,12 +192,12 @@ class SQLPermission(PermissionBase):
                 return  # Already there (the creator's ACE, on every write).
             participant.writer()
             if self._add_and_read is not None and object_id not in known:
-                rows = participant.execute(self._add_and_read, parameters)
+                rows = participant.fetch(self._add_and_read, parameters)
                 known[object_id] = {}
                 for other_permission, other_principal in rows:
                     known[object_id].setdefault(other_permission, set()).add(other_principal)
             else:
-                participant.execute(self._add, parameters)
+                participant.fetch(self._add, parameters)
             if object_id in known:
                 known[object_id].setdefault(permission, set()).add(principal)
 

@@ -113,7 +113,8 @@ class SQLParticipant:
         decodes JSON documents itself.
         """
         if not self._dialect.driver_adapts_sequences:
-            return self.execute(statement, parameters).all()
+            result = self.execute(statement, parameters)
+            return result.all() if result.returns_rows else []
         sql, sequences = native_sql(statement, self.connection)
         for name in sequences:
             parameters = {**parameters, name: _as_tuples(parameters[name])}

@@ -162,7 +162,7 @@ class GroupTimestamps:
         memo = self._memo(participant)
         if group in memo:
             return memo[group]
-        row = participant.execute(CURRENT, {"rn": group[0], "pid": group[1]}).one()
+        (row,) = participant.fetch(CURRENT, {"rn": group[0], "pid": group[1]})
         present = [value for value in row if value is not None]
         current = max(present) if present else None
         if current is not None and participant.holds(lock_name(group)):
