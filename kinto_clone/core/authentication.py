@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
 from typing import Any, Protocol
 
@@ -28,12 +27,12 @@ class AuthenticationPolicy(Protocol):
 
 def hmac_digest(secret: str, message: str) -> str:
     """Hex HMAC-SHA256: how Kinto derives stable ids from secrets."""
-    return hmac.new(secret.encode("utf-8"), message.encode("utf-8"), hashlib.sha256).hexdigest()
+    return hmac.digest(secret.encode("utf-8"), message.encode("utf-8"), "sha256").hex()
 
 
 def basic_credentials(request: Request) -> tuple[str, str] | None:
     """``(user, password)`` from an ``Authorization: Basic`` header, if well formed."""
-    authorization = request.headers.get("Authorization", "")
+    authorization = request.environ.get("HTTP_AUTHORIZATION", "")
     scheme, _, encoded = authorization.partition(" ")
     if scheme.lower() != "basic" or not encoded:
         return None
