@@ -149,3 +149,18 @@ def test_other_databases_are_refused() -> None:
     config = Configurator(settings={"cache_url": "postgresql://localhost/kinto"})
     with pytest.raises(ConfigurationError, match="must be a sqlite:/// URL"):
         sqlite_cache.load_from_config(config)
+
+
+def test_reading_objects_by_key_searches_the_index(backends: SimpleNamespace) -> None:
+    """Every request reads its parents by key: a table scan there would make a
+    read cost O(objects in the database)."""
+    keys = [("bucket", "", "b"), ("collection", "/buckets/b", "c")]
+    statement, parameters = backends.storage._statements.by_keys(keys)
+    with backends.engine.connect() as connection:
+        compiled = statement.compile(dialect=connection.dialect)
+        plan = connection.exec_driver_sql(
+            f"EXPLAIN QUERY PLAN {compiled}", tuple(parameters[n] for n in compiled.positiontup)
+        ).all()
+    details = [row[-1] for row in plan]
+    assert any(d.startswith("SEARCH objects USING INDEX") for d in details), details
+    assert not any(d.startswith("SCAN objects") for d in details), details

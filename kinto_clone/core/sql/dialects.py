@@ -18,6 +18,9 @@ the next statement, in the same round trip (:meth:`Dialect.write_prefix`).
 
 from __future__ import annotations
 
+import operator
+import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -37,6 +40,7 @@ from kinto_clone.core.sql.fields import (
     sqlite_lower,
 )
 from kinto_clone.core.sql.tables import dump_document
+from kinto_clone.core.storage import BackendError
 
 __all__ = ["BUSY_TIMEOUT_MS", "POSTGRESQL", "SQLITE", "Dialect", "PoolSettings"]
 
@@ -97,6 +101,13 @@ class Dialect:
     def document(self, text: ColumnElement[str]) -> ColumnElement[Any]:
         """The JSON ``text`` as a value of a document column."""
         raise NotImplementedError
+
+    def keys_in(
+        self, columns: list[ColumnElement[Any]], keys: list[tuple[Any, ...]]
+    ) -> ColumnElement[bool]:
+        """Whether ``columns`` equal one of ``keys`` (a non-empty list), written
+        so that an index on the columns answers it."""
+        return sa.tuple_(*columns).in_(keys)
 
     def begin_write(self, connection: Connection) -> None:
         """Open the write transaction: reads ran in autocommit mode until now."""
@@ -229,13 +240,56 @@ class SQLiteDialect(Dialect):
     def insert(self, table: sa.Table) -> Insert:
         return sqlite.insert(table)
 
+    def keys_in(
+        self, columns: list[ColumnElement[Any]], keys: list[tuple[Any, ...]]
+    ) -> ColumnElement[bool]:
+        # SQLite scans the whole table for a row-value IN list, but answers an
+        # OR of equalities with one index search per key.
+        return sa.or_(*(sa.and_(*map(operator.eq, columns, key)) for key in keys))
+
     def document(self, text: ColumnElement[str]) -> ColumnElement[Any]:
         return text
 
     def begin_write(self, connection: Connection) -> None:
-        # Take the database write lock now: upgrading a read transaction later
-        # fails without waiting when another writer committed meanwhile.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Writers of this process queue on a lock of their own first: SQLite's
+        # busy handler polls, sleeping up to 100 ms between tries, so threads
+        # waiting on the database lock itself would idle long after it is free.
+        # Only writers of other processes still meet the busy handler.
+        lock = _writer_lock(connection)
+        if not lock.acquire(timeout=BUSY_TIMEOUT_MS / 1000):
+            raise BackendError(message="database is locked")
+        try:
+            # Take the database write lock now: upgrading a read transaction
+            # later fails without waiting when another writer committed meanwhile.
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            lock.release()
+            raise
+
+    def commit(self, connection: Connection, writing: bool) -> None:
+        try:
+            connection.commit()
+        finally:
+            if writing:
+                _writer_lock(connection).release()
+
+    def rollback(self, connection: Connection, writing: bool) -> None:
+        try:
+            connection.rollback()
+        finally:
+            if writing:
+                _writer_lock(connection).release()
+
+
+_writer_locks: dict[str, threading.Lock] = {}
+_writer_locks_guard = threading.Lock()
+
+
+def _writer_lock(connection: Connection) -> threading.Lock:
+    """The lock of the writers of this process on the connection's database file."""
+    path = os.path.abspath(connection.engine.url.database or "")
+    with _writer_locks_guard:
+        return _writer_locks.setdefault(path, threading.Lock())
 
 
 def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:

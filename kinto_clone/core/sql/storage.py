@@ -205,7 +205,7 @@ class SQLStorage(StorageBase):
             known = _known_objects(participant)
             missing = [key for key in dict.fromkeys(keys) if key not in known]
             if missing:
-                rows = participant.fetch(self._statements.get_by_keys, {"keys": missing})
+                rows = participant.fetch(*self._statements.by_keys(missing))
                 found: dict[ObjectKey, Object | None] = dict.fromkeys(missing)
                 for resource_name, parent_id, object_id, last_modified, data in rows:
                     found[(resource_name, parent_id, object_id)] = {
@@ -589,6 +589,11 @@ def _replaced(insert: Any) -> dict[str, Any]:
     }
 
 
+# Statements reading up to this many keys are kept, one per key count, where the
+# dialect needs the keys written out (see :meth:`ObjectStatements.by_keys`).
+MAX_PREBUILT_KEYS = 32
+
+
 class ObjectStatements:
     """The statements of single-object reads and writes, built once: building
     a statement costs more CPU than PostgreSQL takes to run it.
@@ -609,14 +614,17 @@ class ObjectStatements:
             sa.not_(objects.c.deleted),
         )
         self.get = sa.select(objects.c.last_modified, objects.c.data).where(key)
-        keys = sa.tuple_(objects.c.resource_name, objects.c.parent_id, objects.c.id)
-        self.get_by_keys = sa.select(
+        self._dialect = dialect
+        self._select_keys = sa.select(
             objects.c.resource_name,
             objects.c.parent_id,
             objects.c.id,
             objects.c.last_modified,
             objects.c.data,
-        ).where(keys.in_(sa.bindparam("keys", expanding=True)), sa.not_(objects.c.deleted))
+        ).where(sa.not_(objects.c.deleted))
+        keys = sa.tuple_(objects.c.resource_name, objects.c.parent_id, objects.c.id)
+        self._get_by_keys = self._select_keys.where(keys.in_(sa.bindparam("keys", expanding=True)))
+        self._by_key_count: dict[int, Any] = {}
         document = dialect.document(sa.bindparam("document", type_=text))
         insert = dialect.insert(objects).values(
             resource_name=sa.bindparam("rn", type_=text),
@@ -650,6 +658,30 @@ class ObjectStatements:
         self.remove = stamped(
             sa.delete(objects).where(key).returning(STAMP.label("last_modified"))
         )
+
+    def by_keys(self, keys: list[ObjectKey]) -> tuple[Any, dict[str, Any]]:
+        """The statement reading the live objects of ``keys`` and its parameters.
+
+        Built once where the driver expands the list itself; written out per
+        call elsewhere, in the form the dialect's index answers (SQLite scans
+        the table for a row-value ``IN`` list).
+        """
+        if self._dialect.driver_adapts_sequences:
+            return self._get_by_keys, {"keys": keys}
+        statement = self._by_key_count.get(len(keys))
+        if statement is None:
+            columns = [objects.c.resource_name, objects.c.parent_id, objects.c.id]
+            placeholders = [
+                tuple(sa.bindparam(f"k{n}_{c}", type_=sa.Text) for c in range(3))
+                for n in range(len(keys))
+            ]
+            statement = self._select_keys.where(self._dialect.keys_in(columns, placeholders))
+            if len(keys) <= MAX_PREBUILT_KEYS:
+                self._by_key_count[len(keys)] = statement
+        parameters = {
+            f"k{n}_{c}": value for n, key in enumerate(keys) for c, value in enumerate(key)
+        }
+        return statement, parameters
 
 
 def load_from_config(config: Configurator, dialect: Dialect) -> SQLStorage:

@@ -178,7 +178,7 @@ class GroupTimestamps:
             return {} if current is None else {groups[0]: current}
         parts = []
         for table in (timestamps, objects):
-            in_groups = sa.tuple_(table.c.resource_name, table.c.parent_id).in_(groups)
+            in_groups = self._dialect.keys_in([table.c.resource_name, table.c.parent_id], groups)
             parts.append(
                 sa.select(
                     table.c.resource_name,
