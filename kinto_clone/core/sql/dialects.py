@@ -21,6 +21,7 @@ from __future__ import annotations
 import operator
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -267,18 +268,20 @@ class SQLiteDialect(Dialect):
             raise
 
     def commit(self, connection: Connection, writing: bool) -> None:
-        try:
-            connection.commit()
-        finally:
-            if writing:
-                _writer_lock(connection).release()
+        _end_transaction(connection, writing, connection.commit)
 
     def rollback(self, connection: Connection, writing: bool) -> None:
-        try:
-            connection.rollback()
-        finally:
-            if writing:
-                _writer_lock(connection).release()
+        _end_transaction(connection, writing, connection.rollback)
+
+
+def _end_transaction(connection: Connection, writing: bool, end: Callable[[], None]) -> None:
+    """End the transaction with ``end``, then free the writers' lock it held,
+    whether or not ending succeeded."""
+    try:
+        end()
+    finally:
+        if writing:
+            _writer_lock(connection).release()
 
 
 _writer_locks: dict[str, threading.Lock] = {}
