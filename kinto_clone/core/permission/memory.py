@@ -163,20 +163,17 @@ class MemoryPermission(PermissionBase):
 
     def remove_principal(self, principal: str) -> None:
         def change(journal: UndoJournal) -> None:
-            if "*" in principal:
-                matches = _compile(principal, with_children=True).match
-                leaving = [
-                    (user, held_principal)
-                    for user, held in self._user_principals.items()
-                    for held_principal in held
-                    if matches(held_principal)
-                ]
-            else:
-                leaving = [
-                    (user, principal)
-                    for user, held in self._user_principals.items()
-                    if principal in held
-                ]
+            matches: Callable[[str], object] = (
+                _compile(principal, with_children=True).match
+                if "*" in principal
+                else principal.__eq__
+            )
+            leaving = [
+                (user, held_principal)
+                for user, held in self._user_principals.items()
+                for held_principal in held
+                if matches(held_principal)
+            ]
             for user_id, held_principal in leaving:
                 self._leave(journal, user_id, held_principal)
 

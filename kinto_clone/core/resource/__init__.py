@@ -221,7 +221,7 @@ class Resource:
         As in Kinto, a setting of 0 means no caching, not an expired response.
         """
         expires = self.request.registry.settings.get(f"{self.name}_cache_expires_seconds")
-        return int(expires) or None if expires not in (None, "") else None
+        return int(expires or 0) or None
 
     def _add_cache_headers(self) -> None:
         response = self.request.response

@@ -508,7 +508,8 @@ class SQLStorage(StorageBase):
             query = sa.select(objects.c.resource_name, objects.c.parent_id).where(matching)
             groups = [(rn, pid) for rn, pid in participant.execute(query.distinct())]
             if groups:
-                in_groups = sa.tuple_(objects.c.resource_name, objects.c.parent_id).in_(groups)
+                group_columns = [objects.c.resource_name, objects.c.parent_id]
+                in_groups = self._dialect.keys_in(group_columns, groups)
                 matching = sa.and_(matching, in_groups)
         self._timestamps.lock(participant, groups)
         return groups, matching
