@@ -18,10 +18,11 @@ from kinto_clone.core.cache.testing import CacheContract
 from kinto_clone.core.permission import PermissionBase
 from kinto_clone.core.permission import sqlite as sqlite_permission
 from kinto_clone.core.permission.testing import PermissionContract
+from kinto_clone.core.sql import dialects
 from kinto_clone.core.sql.cache import SQLCache
 from kinto_clone.core.sql.dialects import SQLITE
 from kinto_clone.core.sql.testing import Boom, SQLBackendsContract
-from kinto_clone.core.storage import StorageBase
+from kinto_clone.core.storage import BackendError, StorageBase
 from kinto_clone.core.storage import sqlite as sqlite_storage
 from kinto_clone.core.storage.testing import StorageContract
 
@@ -164,3 +165,20 @@ def test_reading_objects_by_key_searches_the_index(backends: SimpleNamespace) ->
     details = [row[-1] for row in plan]
     assert any(d.startswith("SEARCH objects USING INDEX") for d in details), details
     assert not any(d.startswith("SCAN objects") for d in details), details
+
+
+def test_a_writer_waiting_too_long_for_the_lock_gets_a_backend_error(
+    backends: SimpleNamespace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Writers of one process queue on a lock of their own: one that waits past
+    the busy timeout gives up with a 503, as SQLite itself would."""
+    monkeypatch.setattr(dialects, "BUSY_TIMEOUT_MS", 50)
+    with backends.engine.connect() as connection:
+        lock = dialects._writer_lock(connection)
+    assert lock.acquire(timeout=5)
+    try:
+        with pytest.raises(BackendError, match="database is locked"):
+            backends.storage.create("r", "/locked", {})
+    finally:
+        lock.release()
+    assert backends.storage.create("r", "/locked", {})["id"]

@@ -204,6 +204,19 @@ def test_acceptable_accepts(record: webtest.TestApp, accept: str) -> None:
     record.get(RECORDS, headers={**ALICE, "Accept": accept}, status=200)
 
 
+@pytest.mark.parametrize(
+    "accept", [None, "*/*", "application/json", "application/*", "text/html, */*;q=0.1", "garbage"]
+)
+def test_every_acceptable_accept_gets_the_same_json(record: webtest.TestApp, accept: str) -> None:
+    """Plain JSON accepts skip content negotiation; the others go through it:
+    both must answer alike."""
+    headers = ALICE if accept is None else {**ALICE, "Accept": accept}
+    for path in (RECORDS, RECORD):
+        response = record.get(path, headers=headers, status=200)
+        assert response.headers["Content-Type"] == "application/json; charset=UTF-8"
+        assert "data" in json.loads(response.body)
+
+
 # --- Querystrings -------------------------------------------------------------------
 
 
