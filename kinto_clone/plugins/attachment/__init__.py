@@ -91,8 +91,7 @@ def includeme(config: Configurator) -> None:
         max_size_bytes=registry.attachment_settings.defaults.max_size,
     )
     config.add_heartbeat("attachments", heartbeat)
-    if not settings["readonly"]:
-        config.add_cornice_service(attachment)
+    config.add_cornice_service(attachment)
     registry.object_validators.append(listeners.refuse_forged_attachment)
     config.add_subscriber(
         listeners.on_deleted,

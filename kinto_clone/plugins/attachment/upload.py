@@ -161,7 +161,9 @@ class _Reader:
 
     def _header_end(self) -> None:
         name = self._header_name.decode("latin-1").strip().lower()
-        self._headers[name] = self._header_value.decode("utf-8", "replace").strip()
+        # Latin-1 maps bytes one to one: the file name's UTF-8 bytes come back
+        # intact from parse_options_header, to be decoded once.
+        self._headers[name] = self._header_value.decode("latin-1").strip()
         self._header_name = self._header_value = b""
 
     def _headers_finished(self) -> None:
