@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import mimetypes
 import re
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from pyramid import httpexceptions
 from pyramid.config import Configurator
@@ -24,6 +24,7 @@ from pyramid.request import Request
 from pyramid.response import FileResponse, Response
 
 from kinto_clone.core.errors import ERRORS, http_error
+from kinto_clone.core.redirects import redirect_to_version
 from kinto_clone.plugins.attachment.storage.local import LocalFileStorage
 
 CACHE_SECONDS = 3600
@@ -35,10 +36,18 @@ def _not_found() -> httpexceptions.HTTPException:
     return http_error(httpexceptions.HTTPNotFound(), errno=ERRORS.MISSING_RESOURCE)
 
 
+def _addressed_to(request: Request, url: SplitResult) -> bool:
+    """Whether ``request`` reached this server under the host and port of ``url``."""
+    port = url.port or (443 if url.scheme == "https" else 80)
+    return request.domain == url.hostname and int(request.host_port) == port
+
+
 def serve_file(request: Request) -> Response:
     storage: LocalFileStorage = request.registry.attachment_files
     served = urlsplit(storage.base_url)
-    if served.netloc and request.host != served.netloc:
+    if served.hostname and not _addressed_to(request, served):
+        if request.matched_route.name == REDIRECT_ROUTE:
+            return redirect_to_version(request)
         raise _not_found()
     location = request.path_info[len(request.registry.attachment_files_path) :]
     try:
@@ -79,6 +88,10 @@ def setup_serving(config: Configurator, storage: LocalFileStorage) -> None:
             serve_file, route_name=REDIRECT_ROUTE, path_info=path_info, request_method=methods
         )
         return
-    with config.route_prefix_context(None):
+    # The plugin is included under the ``v1`` prefix; the files' path is absolute.
+    included_under, config.route_prefix = config.route_prefix, None
+    try:
         config.add_route(ROUTE, prefix + "*location")
+    finally:
+        config.route_prefix = included_under
     config.add_view(serve_file, route_name=ROUTE, request_method=methods)
