@@ -29,8 +29,8 @@ import sys
 import tarfile
 import tempfile
 import xml.etree.ElementTree as ET
-from importlib import metadata
 from collections.abc import Iterator
+from importlib import metadata
 from pathlib import Path
 
 import pytest

@@ -85,13 +85,20 @@ class Target:
         it pointed at goes after the commit, unless ``keep_old_files``."""
         registry = self.request.registry
         ids = (self.bucket_id, self.collection_id, self.record_id)
+        collection_uri = f"/buckets/{self.bucket_id}/collections/{self.collection_id}"
+        # Until commit, the only writer of the records (taken first, as a record
+        # deletion does before its listener reaches the links: no lock cycle)
+        # and of the links: a concurrent upload cannot read the same old link,
+        # which would leave one of the two files unreferenced forever.
+        registry.storage.lock_for_write("record", collection_uri)
+        parent = files.links_parent(self.bucket_id, self.collection_id)
+        registry.storage.lock_for_write(files.LINKS, parent)
         old = files.get_link(registry.storage, *ids)
         if old is not None and old["location"] != location and not self.options.keep_old_files:
             files.journal(registry.attachment_files).obsolete.append(old["location"])
         if location is not None:
             files.set_link(registry.storage, *ids, location)
         elif old is not None:
-            parent = files.links_parent(self.bucket_id, self.collection_id)
             files.remove_links(registry.storage, parent, [self.record_id])
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -204,3 +205,21 @@ def test_history_records_attachment_changes(attachment_app) -> None:
     assert entries[0]["target"]["data"]["attachment"] == attachment
     assert entries[1]["target"]["data"]["attachment"]["filename"] == "b.txt"
     assert entries[2]["target"]["data"]["attachment"] is None
+
+
+# --- Concurrency ------------------------------------------------------------------
+
+
+def test_concurrent_uploads_to_one_record_leave_one_file(
+    app: webtest.TestApp, files_dir: Path
+) -> None:
+    def upload_several(worker: int) -> None:
+        for attempt in range(5):
+            upload(app, filename=f"w{worker}-{attempt}.txt")
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        list(pool.map(upload_several, range(3)))
+    [name] = stored_files(files_dir)
+    attachment = app.get(RECORD, headers=ALICE).json["data"]["attachment"]
+    assert attachment["location"].endswith("/" + name)
+    assert [link["location"] for link in links(app)] == [name]
