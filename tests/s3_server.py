@@ -1,7 +1,8 @@
 """A real S3 API on loopback for the tests: moto's server, in a process of its own.
 
 The port is ``$KINTO_TEST_MOTO_PORT`` when set (developers sharing a machine
-give each other ranges), else a free one.  Tests create the S3 buckets they use.
+give each other ranges; pytest-xdist worker ``gwN`` adds N), else a free one.
+Tests create the S3 buckets they use.
 """
 
 from __future__ import annotations
@@ -64,7 +65,9 @@ class S3Server:
 
 @contextmanager
 def moto_server() -> Iterator[S3Server]:
-    port = int(os.environ.get(PORT_VARIABLE) or free_port())
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    chosen = os.environ.get(PORT_VARIABLE)
+    port = int(chosen) + int(worker or 0) if chosen else free_port()
     script = Path(sys.executable).with_name("moto_server")
     command = [str(script)] if script.exists() else [sys.executable, "-m", "moto.server"]
     url = f"http://127.0.0.1:{port}"

@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import pytest
 import webtest
 
+from kinto_clone.plugins.attachment import upload as upload_module
 from tests.plugins.attachment.conftest import (
     ALICE,
     BASE_URL,
@@ -241,3 +243,16 @@ def test_read_only_servers_take_no_upload(attachment_app) -> None:
 def test_the_heartbeat_writes_and_deletes_a_file(app: webtest.TestApp, files_dir: Path) -> None:
     assert app.get("/v1/__heartbeat__").json["attachments"] is True
     assert stored_files(files_dir) == []
+
+
+def test_oversized_record_fields_are_refused(
+    app: webtest.TestApp, files_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(upload_module, "MAX_FIELD_BYTES", 100)
+    response = upload(app, data={"text": "x" * 200}, status=413)
+    assert response.json["errno"] == 113
+    assert stored_files(files_dir) == []
+
+
+def test_file_names_keep_their_unicode(app: webtest.TestApp) -> None:
+    assert upload(app, filename="résumé été.txt").json["filename"] == "résumé été.txt"
