@@ -97,3 +97,15 @@ def test_files_under_the_version_prefix(attachment_app) -> None:
     create_collection(app)
     location = upload(app, content=b"under v1").json["location"]
     assert app.get(path_of(location)).body == b"under v1"
+
+
+def test_gzipped_files_are_served_as_gzip(attachment_app) -> None:
+    app = attachment_app(
+        {"kinto.attachment.base_url": "http://localhost/files/", "kinto.attachment.gzipped": "1"}
+    )
+    create_collection(app)
+    attachment = upload(app, content=b"text " * 100).json
+    response = app.get(path_of(attachment["location"]))
+    assert response.content_type == attachment["mimetype"] == "application/x-gzip"
+    assert "Content-Encoding" not in response.headers
+    assert response.headers["Content-Length"] == str(attachment["size"])
