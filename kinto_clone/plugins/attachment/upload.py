@@ -1,7 +1,8 @@
 """Reading an upload: the multipart body streamed to a staged file, never held whole.
 
 Waitress spools a large request body to a temporary file; WebOb's ``request.POST``
-would then copy it again and read field values into memory.  Here the body is
+would copy it once more, and kinto-attachment then reads the whole file into
+memory to hash it.  Here the body is
 read in chunks through a push parser (python-multipart): the attached file goes
 to an anonymous temporary file while its SHA-256 and size are computed, gzipped
 on the way when the collection wants it, and the upload stops at the first byte
