@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.backends import BACKEND_PARAMS, AppBackend, AppCache, empty_backend, sql_backend
+from tests.s3_server import S3Server, moto_server
 from tests.server import KintoServer, StartServer, write_ini
 
 
@@ -48,6 +49,13 @@ def start_server(tmp_path: Path) -> Iterator[StartServer]:
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """moto's S3 server on loopback, shared by the session (attachments on S3)."""
+    with moto_server() as server:
+        yield server
 
 
 POSTGRESQL_DSN_VARIABLE = "KINTO_TEST_POSTGRESQL_DSN"

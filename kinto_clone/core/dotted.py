@@ -35,6 +35,8 @@ KINTO_ALIASES: dict[str, str] = {
     "kinto.plugins.history": "kinto_clone.plugins.history",
     "kinto.plugins.flush": "kinto_clone.plugins.flush",
     "kinto.plugins.admin": "kinto_clone.plugins.admin",
+    # A separate package for Kinto, built in here (kinto-attachment 9's API).
+    "kinto_attachment": "kinto_clone.plugins.attachment",
 }
 
 _resolver = DottedNameResolver()

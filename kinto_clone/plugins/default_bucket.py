@@ -129,11 +129,19 @@ def default_bucket(request: Request) -> Response:
             )
     prefix = f"/{request.registry.route_prefix}"
     path = f"{prefix}{bucket_uri}" + (f"/{subpath}" if subpath else "")
-    body = request.body if subpath else _rewritten_body(request, bucket_id)
+    body = None if subpath else _rewritten_body(request, bucket_id)
     return request.invoke_subrequest(_subrequest(request, path, body), use_tweens=False)
 
 
-def _subrequest(request: Request, path: str, body: bytes) -> Request:
+def _subrequest(request: Request, path: str, body: bytes | None) -> Request:
+    """The request on the real URL; ``body=None`` hands the body stream on
+    unread, so an upload (an attachment) is never held in memory here."""
+    if body is None:
+        subrequest = _subrequest(request, path, b"")
+        subrequest.environ["wsgi.input"] = request.environ["wsgi.input"]
+        subrequest.environ["webob.is_body_seekable"] = request.is_body_seekable
+        subrequest.content_length = request.content_length
+        return subrequest
     query = request.query_string
     # The body may have been rewritten: its length is recomputed.
     headers = {k: v for k, v in request.headers.items() if k.lower() != "content-length"}

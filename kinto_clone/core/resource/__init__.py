@@ -144,6 +144,20 @@ class Resource:
     ) -> None:
         """Side effects of a write, in the same transaction (cascades, memberships)."""
 
+    def authorize_replace(self) -> dict[str, Any] | None:
+        """What a PUT checks before reading its body: ``write`` on the stored
+        object, or ``create`` when there is none, then the parents and the id.
+
+        For endpoints writing an object from beside it (kinto-attachment's
+        ``.../attachment``), which must refuse before reading a large body.
+        Returns the stored object, if any.
+        """
+        existing = self._current_object(self.object_id)
+        self._authorize("write" if existing is not None else "create")
+        self.check_parents_exist()
+        self._raise_400_if_invalid_id(self.object_id)
+        return existing
+
     # --- Helpers ---------------------------------------------------------------
 
     @property
