@@ -35,6 +35,7 @@ KINTO_ALIASES: dict[str, str] = {
     "kinto.plugins.history": "kinto_clone.plugins.history",
     "kinto.plugins.flush": "kinto_clone.plugins.flush",
     "kinto.plugins.admin": "kinto_clone.plugins.admin",
+    "kinto.plugins.counters": "kinto_clone.plugins.counters",
 }
 
 _resolver = DottedNameResolver()

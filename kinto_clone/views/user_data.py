@@ -1,0 +1,145 @@
+"""``DELETE /__user_data__/{principal}``: forget a user (always on, as in Kinto 26.5.0).
+
+Only the principals of ``kinto.user-data_delete_principals`` may call it (no
+stored ACE can grant it): 401 for anonymous callers, 403 for the others.  For
+the given principal it removes:
+
+- every object the principal *owns*, that is holds the only ``write`` ACE of,
+  with what is inside it (a bucket's collections, groups and records), leaving
+  tombstones and announcing the deletions like any ``DELETE`` would;
+- the principal from every ACE of the objects it does not own;
+- the principal from every user holding it (when it is a group), and the
+  principal's own group memberships.
+
+The answer is ``{"data": {"principal": ...}}``.  Where this differs from Kinto
+26.5.0 (whose implementation has these bugs): an owned account
+(``/accounts/<id>``) is really deleted (Kinto looks it up under the wrong
+parent, drops its ACEs and leaves the account able to log in), and the
+memberships of a deleted bucket's groups go with them (Kinto leaves them in
+other users' principals).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from pyramid.config import Configurator
+from pyramid.httpexceptions import HTTPForbidden
+from pyramid.request import Request
+
+from kinto_clone.core.authorization import is_granted
+from kinto_clone.core.events import ACTIONS
+from kinto_clone.core.resource import Resource
+from kinto_clone.core.service import Service
+from kinto_clone.core.storage import COMPARISON, Filter
+from kinto_clone.views.permissions import ObjectLookup
+
+RESOURCE_NAME = "user-data"
+
+user_data_plural = Service(
+    name="user-data-plural", path="/__user_data__", description="Delete the data owned by a user"
+)
+user_data = Service(
+    name="user-data",
+    path="/__user_data__/{principal}",
+    description="Delete the data owned by a user",
+)
+
+
+def owned_and_shared(request: Request, principal: str) -> tuple[set[str], dict[str, set[str]]]:
+    """The URIs ``principal`` owns (sole writer), and ``{uri: permissions}`` of the others."""
+    permission = request.registry.permission
+    accessible = permission.get_accessible_objects([principal])
+    uris = list(accessible)
+    writers = permission.get_objects_permissions(uris, ["write"])
+    owned = {
+        uri for uri, perms in zip(uris, writers, strict=True) if perms.get("write") == {principal}
+    }
+    shared = {uri: perms for uri, perms in accessible.items() if uri not in owned}
+    return owned, shared
+
+
+def outermost(uris: set[str]) -> list[str]:
+    """``uris`` without those under another one (deleting a bucket deletes its content)."""
+    kept: list[str] = []
+    for uri in sorted(uris):
+        if not any(uri.startswith(f"{ancestor}/") for ancestor in kept):
+            kept.append(uri)
+    return kept
+
+
+def _resource_classes(request: Request) -> dict[str, type[Resource]]:
+    """``{resource name: Resource class}`` of every registered object endpoint."""
+    classes = {}
+    for service in request.registry.cornice_services.values():
+        resource = getattr(service, "resource", None)
+        if resource is not None and service.name.endswith("-object"):
+            classes[resource.name] = resource
+    return classes
+
+
+def _plural_resource(
+    request: Request, resource_class: type[Resource], matchdict: dict[str, str]
+) -> Resource:
+    """The resource of the list holding an object, as if its plural URL was requested.
+
+    Accounts are stored under their own id: their parent is the object id, which
+    the plural endpoint cannot know, so it is set from the object's URI.
+    """
+    parents = {key: value for key, value in matchdict.items() if key != "id"}
+    saved = request.matchdict
+    request.matchdict = parents
+    try:
+        resource = resource_class(request)
+    finally:
+        request.matchdict = saved
+    if resource_class.name == "account":
+        resource.model.parent_id = matchdict["id"]
+    return resource
+
+
+def delete_owned(request: Request, uris: list[str]) -> None:
+    """Delete the owned objects a list at a time, with their cascades and events."""
+    lookup = ObjectLookup(request)
+    classes = _resource_classes(request)
+    by_list: dict[tuple[str, str], tuple[dict[str, str], list[str]]] = {}
+    for uri in uris:
+        found = lookup(uri)
+        if found is None or found[0] not in classes:
+            continue  # Not an object endpoint (``/``, history entries...).
+        name, matchdict = found
+        key = (name, uri.rsplit("/", 1)[0] if name != "account" else uri)
+        by_list.setdefault(key, (matchdict, []))[1].append(matchdict["id"])
+    batch_size = request.registry.settings["storage_max_fetch_size"]
+    for (name, _), (matchdict, ids) in by_list.items():
+        resource = _plural_resource(request, classes[name], matchdict)
+        for start in range(0, len(ids), batch_size):
+            batch = [Filter("id", ids[start : start + batch_size], COMPARISON.IN)]
+            old = resource.model.get_objects(batch, [], [], batch_size, False)
+            deleted = resource.model.delete_objects(batch, [], [], batch_size)
+            if deleted:
+                by_id = {obj["id"]: obj for obj in old}
+                resource._notify(ACTIONS.DELETE, deleted, [by_id.get(o["id"]) for o in deleted])
+
+
+@user_data.delete()
+def delete_user_data(request: Request) -> dict[str, Any]:
+    if not is_granted(request, RESOURCE_NAME, [], "delete"):
+        raise HTTPForbidden()
+    principal = request.matchdict["principal"]
+    permission = request.registry.permission
+    owned, shared = owned_and_shared(request, principal)
+    for uri, perms in shared.items():
+        for perm in perms:
+            permission.remove_principal_from_ace(uri, perm, principal)
+    delete_owned(request, outermost(owned))
+    permission.remove_principal(principal)
+    for group in permission.get_user_principals(principal):
+        permission.remove_user_principal(principal, group)
+    return {"data": {"principal": principal}}
+
+
+def includeme(config: Configurator) -> None:
+    config.add_cornice_service(user_data_plural)
+    config.add_cornice_service(user_data)
