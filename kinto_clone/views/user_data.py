@@ -21,7 +21,6 @@ other users' principals).
 
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import Any
 
 from pyramid.config import Configurator
