@@ -20,6 +20,8 @@ KINTO_ALIASES: dict[str, str] = {
     "kinto.core.permission.postgresql": "kinto_clone.core.permission.postgresql",
     "kinto.core.cache.memory": "kinto_clone.core.cache.memory",
     "kinto.core.cache.postgresql": "kinto_clone.core.cache.postgresql",
+    "kinto.core.cache.redis": "kinto_clone.core.cache.redis",
+    "kinto.core.cache.memcached": "kinto_clone.core.cache.memcached",
     "kinto.core.authentication.BasicAuthAuthenticationPolicy": (
         "kinto_clone.core.authentication.BasicAuthPolicy"
     ),
