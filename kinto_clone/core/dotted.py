@@ -38,6 +38,8 @@ KINTO_ALIASES: dict[str, str] = {
     "kinto.plugins.flush": "kinto_clone.plugins.flush",
     "kinto.plugins.admin": "kinto_clone.plugins.admin",
     "kinto.plugins.counters": "kinto_clone.plugins.counters",
+    "kinto.plugins.openid": "kinto_clone.plugins.openid",
+    "kinto.plugins.openid.OpenIDConnectPolicy": "kinto_clone.plugins.openid.OpenIDConnectPolicy",
 }
 
 _resolver = DottedNameResolver()
