@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 import requests
 import webtest
+from joserfc import jwt
+from joserfc.jwk import KeySet, OctKey, RSAKey
 
 from kinto_clone.core.authentication import hmac_digest
 from tests.oidc_provider import (  # noqa: F401 (the fixture)
@@ -293,3 +296,65 @@ def test_kinto_documented_ini_in_a_kinto_process(
     )
     assert record.status_code == 201
     assert record.json()["permissions"]["write"] == ["oidc:erin"]
+
+
+class TestAudience:
+    """With ``audience`` set, access tokens must be JWTs of the provider for it."""
+
+    @pytest.fixture
+    def signed(self, make_app: MakeApp, oidc_issuer: str):  # noqa: F811
+        app = make_app(openid_settings(oidc_issuer, audience="https://kinto.example"))
+        (policy,) = [p for name, p in app.app.registry.authentication.policies if name == "oidc"]
+        key = RSAKey.generate_key(2048, parameters={"kid": "test-key"})
+        # The provider's keys, as if read from its jwks_uri a moment ago.
+        policy._keys = KeySet([key])
+        policy._keys_fetched_at = time.monotonic()
+
+        def sign(alg: str = "RS256", signing_key=key, **claims) -> str:
+            payload = {
+                "iss": oidc_issuer,
+                "aud": "https://kinto.example",
+                "exp": int(time.time()) + 60,
+                **claims,
+            }
+            return jwt.encode({"alg": alg, "kid": "test-key"}, payload, signing_key)
+
+        return app, policy, sign
+
+    def test_capability_shows_the_audience(self, signed) -> None:
+        app, _, _ = signed
+        providers = app.get("/v1/").json["capabilities"]["openid"]["providers"]
+        assert providers[0]["audience"] == "https://kinto.example"
+
+    def test_the_login_asks_for_the_audience(self, signed) -> None:
+        app, _, _ = signed
+        query = parse_qs(urlsplit(login_redirect(app)).query)
+        assert query["audience"] == ["https://kinto.example"]
+
+    def test_a_valid_token(self, signed) -> None:
+        _, policy, sign = signed
+        assert policy._valid_jwt(sign())
+
+    @pytest.mark.parametrize(
+        "claims",
+        [
+            {"aud": "https://other.example"},
+            {"iss": "https://other-issuer.example"},
+            {"exp": int(time.time()) - 10},
+        ],
+    )
+    def test_wrong_claims(self, signed, claims: dict) -> None:
+        _, policy, sign = signed
+        assert not policy._valid_jwt(sign(**claims))
+
+    def test_another_key_or_a_shared_secret_is_refused(self, signed) -> None:
+        _, policy, sign = signed
+        other = RSAKey.generate_key(2048, parameters={"kid": "test-key"})
+        assert not policy._valid_jwt(sign(signing_key=other))
+        assert not policy._valid_jwt(sign(alg="HS256", signing_key=OctKey.import_key("s" * 32)))
+
+    def test_an_opaque_token_is_anonymous(self, signed) -> None:
+        # Valid at the provider, but not a JWT for this audience.
+        app, _, _ = signed
+        tokens = log_in(app, "frank")
+        assert "user" not in app.get("/v1/", headers=bearer(tokens)).json
