@@ -156,3 +156,10 @@ def test_kinto_ini_snippet_keeps_single_use_tokens(hosts: str) -> None:
     app.delete(first.headers["Next-Page"], headers=alice, status=400)
     assert app.get("/v1/__heartbeat__").json["cache"] is True
     app.app.registry.cache._client.close()
+
+
+def test_servers_from_cache_url_as_kinto_init_writes_them() -> None:
+    config = Configurator(settings={"cache_url": "127.0.0.1:11211 127.0.0.2:11211"})
+    cache = memcached.load_from_config(config)
+    assert len(cache._client.clients) == 2
+    cache._client.close()

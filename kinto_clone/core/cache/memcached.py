@@ -6,6 +6,8 @@ Enable with::
     kinto.cache_hosts = 127.0.0.1:11211 127.0.0.1:11212
     kinto.cache_prefix = stack1_      # optional
 
+Without ``cache_hosts``, the servers are read from ``kinto.cache_url``, where
+Kinto's ``kinto init --cache-backend memcached`` writes them.
 Several hosts share the keys by hashing (pymemcache's ``HashClient``).  Each
 value is stored as ``{"value": ..., "expires_at": ...}``: Memcached cannot tell
 a key's remaining life, and counts it in whole seconds, so the precise expiry
@@ -130,5 +132,5 @@ def create_client(hosts: str) -> HashClient:
 
 def load_from_config(config: Configurator) -> MemcachedCache:
     settings = config.get_settings()
-    client = create_client(settings.get("cache_hosts", ""))
+    client = create_client(settings.get("cache_hosts") or settings.get("cache_url") or "")
     return MemcachedCache(client, cache_prefix=settings.get("cache_prefix", ""))
