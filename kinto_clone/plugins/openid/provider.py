@@ -22,7 +22,8 @@ Kinto 26.5.0's, all under ``multiauth.policy.<name>.``:
 ==========================  ==============================================
 
 Discovery goes through authlib's metadata model, which checks the fields the
-login flow and the token verification rely on.
+login flow and the token verification rely on, and that they are ``https``
+URLs (``http`` is accepted on loopback only).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import requests
+from authlib.common.security import is_secure_transport
 from authlib.oidc.discovery import OpenIDProviderMetadata
 from pyramid.exceptions import ConfigurationError
 from pyramid.registry import Registry
@@ -118,8 +120,11 @@ def discover(issuer: str) -> OpenIDProviderMetadata:
         metadata.validate_authorization_endpoint()
         metadata.validate_token_endpoint()
         metadata.validate_jwks_uri()
-        if not metadata.get("userinfo_endpoint"):
+        userinfo = metadata.get("userinfo_endpoint")
+        if not userinfo:
             raise ValueError('"userinfo_endpoint" is required')
+        if not is_secure_transport(userinfo):
+            raise ValueError('"userinfo_endpoint" MUST use "https" scheme')
     except (requests.RequestException, ValueError) as error:
         raise ConfigurationError(f"OpenID discovery failed at {url}: {error}") from error
     return metadata
