@@ -36,14 +36,7 @@ from kinto_clone.views.permissions import ObjectLookup
 
 RESOURCE_NAME = "user-data"
 
-user_data_plural = Service(
-    name="user-data-plural", path="/__user_data__", description="Delete the data owned by a user"
-)
-user_data = Service(
-    name="user-data",
-    path="/__user_data__/{principal}",
-    description="Delete the data owned by a user",
-)
+DESCRIPTION = "Delete the data owned by a user"
 
 
 def owned_and_shared(request: Request, principal: str) -> tuple[set[str], dict[str, set[str]]]:
@@ -122,7 +115,6 @@ def delete_owned(request: Request, uris: list[str]) -> None:
                 resource._notify(ACTIONS.DELETE, deleted, [by_id.get(o["id"]) for o in deleted])
 
 
-@user_data.delete()
 def delete_user_data(request: Request) -> dict[str, Any]:
     if not is_granted(request, RESOURCE_NAME, [], "delete"):
         raise HTTPForbidden()
@@ -140,5 +132,11 @@ def delete_user_data(request: Request) -> dict[str, Any]:
 
 
 def includeme(config: Configurator) -> None:
-    config.add_cornice_service(user_data_plural)
-    config.add_cornice_service(user_data)
+    # Both URLs exist (other methods get 405); a read-only server deletes
+    # nothing, so there DELETE is a 405 too, as in Kinto.
+    plural = Service(name="user-data-plural", path="/__user_data__", description=DESCRIPTION)
+    one = Service(name="user-data", path="/__user_data__/{principal}", description=DESCRIPTION)
+    if not config.get_settings()["readonly"]:
+        one.add_view("DELETE", delete_user_data)
+    config.add_cornice_service(plural)
+    config.add_cornice_service(one)

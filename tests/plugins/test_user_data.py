@@ -135,3 +135,8 @@ def test_a_shared_object_is_kept(app: webtest.TestApp) -> None:
 def test_listed_in_the_api_description(app: webtest.TestApp) -> None:
     paths = app.get("/v1/__api__").json["paths"]
     assert "delete" in paths["/__user_data__/{principal}"]
+
+
+def test_a_readonly_server_deletes_nothing(make_app: MakeApp) -> None:
+    app = make_app({**SETTINGS, "kinto.readonly": "true"})
+    app.delete("/v1/__user_data__/account:alice", headers=ADMIN, status=405)
