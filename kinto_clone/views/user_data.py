@@ -26,6 +26,7 @@ from typing import Any
 from pyramid.config import Configurator
 from pyramid.httpexceptions import HTTPForbidden
 from pyramid.request import Request
+from pyramid.settings import asbool
 
 from kinto_clone.core.authorization import is_granted
 from kinto_clone.core.events import ACTIONS
@@ -132,11 +133,14 @@ def delete_user_data(request: Request) -> dict[str, Any]:
 
 
 def includeme(config: Configurator) -> None:
-    # Both URLs exist (other methods get 405); a read-only server deletes
-    # nothing, so there DELETE is a 405 too, as in Kinto.
+    # Both URLs exist (other methods get 405).  As for Kinto's resources,
+    # DELETE is a 405 too on a read-only server or with
+    # ``kinto.object_user-data_delete_enabled = false``.
     plural = Service(name="user-data-plural", path="/__user_data__", description=DESCRIPTION)
     one = Service(name="user-data", path="/__user_data__/{principal}", description=DESCRIPTION)
-    if not config.get_settings()["readonly"]:
+    settings = config.get_settings()
+    enabled = asbool(settings.get(f"object_{RESOURCE_NAME}_delete_enabled", True))
+    if enabled and not settings["readonly"]:
         one.add_view("DELETE", delete_user_data)
     config.add_cornice_service(plural)
     config.add_cornice_service(one)

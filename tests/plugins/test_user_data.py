@@ -137,6 +137,9 @@ def test_listed_in_the_api_description(app: webtest.TestApp) -> None:
     assert "delete" in paths["/__user_data__/{principal}"]
 
 
-def test_a_readonly_server_deletes_nothing(make_app: MakeApp) -> None:
-    app = make_app({**SETTINGS, "kinto.readonly": "true"})
+@pytest.mark.parametrize(
+    "setting", [{"kinto.readonly": "true"}, {"kinto.object_user-data_delete_enabled": "false"}]
+)
+def test_can_be_turned_off(make_app: MakeApp, setting: dict[str, str]) -> None:
+    app = make_app({**SETTINGS, **setting})
     app.delete("/v1/__user_data__/account:alice", headers=ADMIN, status=405)
