@@ -40,8 +40,8 @@ RESOURCE_NAME = "user-data"
 DESCRIPTION = "Delete the data owned by a user"
 
 
-def owned_and_shared(request: Request, principal: str) -> tuple[set[str], dict[str, set[str]]]:
-    """The URIs ``principal`` owns (sole writer), and ``{uri: permissions}`` of the others."""
+def accessible_and_owned(request: Request, principal: str) -> tuple[dict[str, set[str]], set[str]]:
+    """``{uri: permissions}`` held by ``principal``, and the URIs it owns (sole writer)."""
     permission = request.registry.permission
     accessible = permission.get_accessible_objects([principal])
     uris = list(accessible)
@@ -49,8 +49,7 @@ def owned_and_shared(request: Request, principal: str) -> tuple[set[str], dict[s
     owned = {
         uri for uri, perms in zip(uris, writers, strict=True) if perms.get("write") == {principal}
     }
-    shared = {uri: perms for uri, perms in accessible.items() if uri not in owned}
-    return owned, shared
+    return accessible, owned
 
 
 def outermost(uris: set[str]) -> list[str]:
@@ -92,15 +91,18 @@ def _plural_resource(
     return resource
 
 
-def delete_owned(request: Request, uris: list[str]) -> None:
-    """Delete the owned objects a list at a time, with their cascades and events."""
+def delete_owned(request: Request, uris: list[str]) -> list[str]:
+    """Delete the owned objects a list at a time, with their cascades and events;
+    return the URIs that are no object of a resource (history entries...)."""
     lookup = ObjectLookup(request)
     classes = _resource_classes(request)
     by_list: dict[tuple[str, str], tuple[dict[str, str], list[str]]] = {}
+    not_objects = []
     for uri in uris:
         found = lookup(uri)
         if found is None or found[0] not in classes:
-            continue  # Not an object endpoint (``/``, history entries...).
+            not_objects.append(uri)
+            continue
         name, matchdict = found
         key = (name, uri.rsplit("/", 1)[0] if name != "account" else uri)
         by_list.setdefault(key, (matchdict, []))[1].append(matchdict["id"])
@@ -114,6 +116,7 @@ def delete_owned(request: Request, uris: list[str]) -> None:
             if deleted:
                 by_id = {obj["id"]: obj for obj in old}
                 resource._notify(ACTIONS.DELETE, deleted, [by_id.get(o["id"]) for o in deleted])
+    return not_objects
 
 
 def delete_user_data(request: Request) -> dict[str, Any]:
@@ -121,11 +124,12 @@ def delete_user_data(request: Request) -> dict[str, Any]:
         raise HTTPForbidden()
     principal = request.matchdict["principal"]
     permission = request.registry.permission
-    owned, shared = owned_and_shared(request, principal)
-    for uri, perms in shared.items():
-        for perm in perms:
+    accessible, owned = accessible_and_owned(request, principal)
+    kept = [uri for uri in accessible if uri not in owned]
+    kept += delete_owned(request, outermost(owned))
+    for uri in kept:
+        for perm in accessible[uri]:
             permission.remove_principal_from_ace(uri, perm, principal)
-    delete_owned(request, outermost(owned))
     permission.remove_principal(principal)
     for group in permission.get_user_principals(principal):
         permission.remove_user_principal(principal, group)
