@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
+import requests
 import webtest
 from pyramid.config import Configurator
 
@@ -23,6 +24,7 @@ from kinto_clone.core.backends import setup_backends
 from kinto_clone.core.cache import memcached
 from kinto_clone.core.cache.testing import CacheContract
 from kinto_clone.core.storage import BackendError
+from tests.server import StartServer
 
 START_TIMEOUT_SECONDS = 10
 
@@ -163,3 +165,11 @@ def test_servers_from_cache_url_as_kinto_init_writes_them() -> None:
     cache = memcached.load_from_config(config)
     assert len(cache._client.clients) == 2
     cache._client.close()
+
+
+@pytest.mark.process
+def test_kinto_ini_snippet_starts_a_kinto_process(start_server: StartServer, hosts: str) -> None:
+    server = start_server(
+        {"kinto.cache_backend": "kinto.core.cache.memcached", "kinto.cache_hosts": hosts}
+    )
+    assert requests.get(f"{server.url}/v1/__heartbeat__", timeout=5).json()["cache"] is True

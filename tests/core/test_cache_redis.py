@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 import redis
+import requests
 import webtest
 from pyramid.config import Configurator
 
@@ -22,6 +23,7 @@ from kinto_clone.core.backends import setup_backends
 from kinto_clone.core.cache import redis as redis_cache
 from kinto_clone.core.cache.testing import CacheContract
 from kinto_clone.core.storage import BackendError
+from tests.server import StartServer
 
 REDIS_URL = os.environ.get("KINTO_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -156,3 +158,29 @@ def test_kinto_ini_snippet_keeps_single_use_tokens(run_prefix: str, client: redi
     assert app.get("/v1/__heartbeat__").json["cache"] is True
     app.app.registry.cache.flush()
     app.app.registry.cache._client.connection_pool.disconnect()
+
+
+@pytest.mark.process
+def test_kinto_ini_snippet_starts_a_kinto_process(
+    start_server: StartServer, run_prefix: str, client: redis.Redis
+) -> None:
+    server = start_server(
+        {
+            "kinto.cache_backend": "kinto.core.cache.redis",
+            "kinto.cache_url": REDIS_URL,
+            "kinto.cache_pool_size": "10",
+            "kinto.cache_prefix": run_prefix,
+            "kinto.includes": "kinto.plugins.accounts",
+            "multiauth.policies": "account",
+            "multiauth.policy.account.use": "kinto.plugins.accounts.AccountsPolicy",
+            "kinto.account_create_principals": "system.Everyone",
+        }
+    )
+    assert requests.get(f"{server.url}/v1/__heartbeat__", timeout=5).json()["cache"] is True
+    signup = {"data": {"password": "s3cret-pass"}}
+    requests.put(f"{server.url}/v1/accounts/alice", json=signup, timeout=5).raise_for_status()
+    hello = requests.get(f"{server.url}/v1/", auth=("alice", "s3cret-pass"), timeout=5).json()
+    assert hello["user"]["id"] == "account:alice"
+    # The verified password is remembered in Redis, under the prefix.
+    assert client.keys(f"{run_prefix}*")
+    client.delete(*client.keys(f"{run_prefix}*"))
