@@ -5,8 +5,9 @@
 is composed in this order: the generic framework (:mod:`kinto_clone.core`),
 Kinto's permission inheritance, the plugins of ``kinto.includes`` (they may add
 routes that must win over the generic ones, like ``/buckets/default``), then
-Kinto's objects (:mod:`kinto_clone.views`), the optional permissions endpoint and
-the JSON schemas of collections and buckets (:mod:`kinto_clone.schema_validation`).
+Kinto's objects (:mod:`kinto_clone.views`), the permissions endpoint (when enabled),
+the ``__user_data__`` endpoint and the JSON schemas of collections and buckets
+(:mod:`kinto_clone.schema_validation`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ def main(global_config: dict[str, Any] | None = None, **settings: Any) -> Router
         config.include(dotted.canonical_name(plugin), route_prefix=prefix)
     config.include("kinto_clone.views", route_prefix=prefix)
     config.include("kinto_clone.views.permissions", route_prefix=prefix)
+    config.include("kinto_clone.views.user_data", route_prefix=prefix)
     config.include("kinto_clone.schema_validation")
     config.commit()
     requests.freeze_request_extensions(config.registry)

@@ -70,6 +70,10 @@ CACHE_BACKENDS: Mapping[str, Mapping[str, str]] = {
     "sqlite": {"cache_backend": "kinto_clone.core.cache.sqlite", "cache_url": SQLITE_URL},
     "memory": {"cache_backend": "kinto.core.cache.memory", "cache_url": ""},
     "postgresql": {"cache_backend": "kinto.core.cache.postgresql", "cache_url": POSTGRESQL_URL},
+    # What Kinto's ``kinto init --cache-backend`` writes for these (Memcached
+    # servers in ``cache_url``, read when ``cache_hosts`` is not set).
+    "memcached": {"cache_backend": "kinto.core.cache.memcached", "cache_url": "127.0.0.1:11211"},
+    "redis": {"cache_backend": "kinto.core.cache.redis", "cache_url": "redis://127.0.0.1/0"},
 }
 DEFAULT_BACKEND = "sqlite"
 

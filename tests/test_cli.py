@@ -133,6 +133,28 @@ def test_init_postgresql_with_memory_cache(tmp_path: Path) -> None:
     assert "host = 0.0.0.0" in text
 
 
+@pytest.mark.parametrize(
+    ("cache", "lines"),
+    [
+        ("redis", ["kinto.cache_backend = kinto.core.cache.redis", "kinto.cache_url = redis://"]),
+        (
+            "memcached",
+            [
+                "kinto.cache_backend = kinto.core.cache.memcached",
+                "kinto.cache_url = 127.0.0.1:11211",
+            ],
+        ),
+    ],
+)
+def test_init_with_kintos_cache_servers(tmp_path: Path, cache: str, lines: list[str]) -> None:
+    path = tmp_path / "kinto.ini"
+    args = ("init", "--backend", "memory", "--cache-backend", cache)
+    assert kinto(*args, "--ini", str(path)).returncode == 0
+    text = path.read_text()
+    for line in lines:
+        assert line in text
+
+
 def test_init_rejects_unknown_backends(tmp_path: Path) -> None:
     result = kinto("init", "--backend", "mongodb", "--ini", str(tmp_path / "kinto.ini"))
     assert result.returncode == 2

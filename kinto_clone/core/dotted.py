@@ -20,6 +20,8 @@ KINTO_ALIASES: dict[str, str] = {
     "kinto.core.permission.postgresql": "kinto_clone.core.permission.postgresql",
     "kinto.core.cache.memory": "kinto_clone.core.cache.memory",
     "kinto.core.cache.postgresql": "kinto_clone.core.cache.postgresql",
+    "kinto.core.cache.redis": "kinto_clone.core.cache.redis",
+    "kinto.core.cache.memcached": "kinto_clone.core.cache.memcached",
     "kinto.core.authentication.BasicAuthAuthenticationPolicy": (
         "kinto_clone.core.authentication.BasicAuthPolicy"
     ),
@@ -37,6 +39,9 @@ KINTO_ALIASES: dict[str, str] = {
     "kinto.plugins.admin": "kinto_clone.plugins.admin",
     # A separate package for Kinto, built in here (kinto-attachment 9's API).
     "kinto_attachment": "kinto_clone.plugins.attachment",
+    "kinto.plugins.counters": "kinto_clone.plugins.counters",
+    "kinto.plugins.openid": "kinto_clone.plugins.openid",
+    "kinto.plugins.openid.OpenIDConnectPolicy": "kinto_clone.plugins.openid.OpenIDConnectPolicy",
 }
 
 _resolver = DottedNameResolver()

@@ -140,6 +140,27 @@ def atomic() -> Iterator[Transaction]:
         _current.reset(token)
 
 
+def commit_apart(write: Callable[[], Any]) -> None:
+    """Run ``write`` in a transaction of its own, committed at once, whatever the
+    current one becomes; its errors are logged and ignored.
+
+    For cache writes that only save work (a verified password, a verified
+    token): the request may still fail and abort its own transaction, yet the
+    next request should not pay for the verification again.  Losing such a
+    write is harmless, hence no error.
+    """
+    try:
+        with bound(Transaction()) as tx:
+            try:
+                write()
+            except BaseException:
+                tx.abort()
+                raise
+            tx.commit()
+    except Exception:
+        logger.warning("a cache write apart from the request failed", exc_info=True)
+
+
 class UndoJournal:
     """Participant of the in-memory backends: a write lock plus undo actions.
 

@@ -1,7 +1,8 @@
 """``GET /permissions``: every object the caller holds a permission on.
 
-Enabled by ``kinto.experimental_permissions_endpoint`` (capability
-``permissions_endpoint``).  Entries are ``{uri, resource_name, permissions, id,
+Enabled by ``kinto.experimental_permissions_endpoint``, and whenever
+``kinto.plugins.admin`` is included (the admin page lists it), as in Kinto
+26.5.0 (capability ``permissions_endpoint``).  Entries are ``{uri, resource_name, permissions, id,
 <resource>_id, bucket_id?, collection_id?}``, built from one permission backend
 query (``get_accessible_objects(principals)``) plus the permissions granted by
 ``kinto.<resource>_<perm>_principals`` settings (the root ``bucket:create``, or
@@ -28,6 +29,7 @@ from pyramid.interfaces import IRoutesMapper
 from pyramid.request import Request
 
 from kinto_clone.authorization import INHERITANCE
+from kinto_clone.core import dotted
 from kinto_clone.core.resource import Resource, register
 from kinto_clone.core.resource.querystring import ListQuery
 from kinto_clone.core.resource.strict import check_known_fields
@@ -230,7 +232,9 @@ class Permissions(Resource):
 
 def includeme(config: Configurator) -> None:
     settings = config.get_settings()
-    if not settings["experimental_permissions_endpoint"]:
+    includes = {dotted.canonical_name(name) for name in settings["includes"]}
+    admin_enabled = dotted.canonical_name("kinto.plugins.admin") in includes
+    if not (admin_enabled or settings["experimental_permissions_endpoint"]):
         return
     register(config, Permissions)
     config.add_api_capability(

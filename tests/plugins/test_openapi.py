@@ -199,6 +199,8 @@ def test_every_registered_endpoint_is_described(document: dict[str, Any]) -> Non
         "/buckets/{bucket_id}/history": ["get", "delete"],
         "/buckets/{bucket_id}/snapshot/collections/{collection_id}@{timestamp}": ["get"],
         "/permissions": ["get"],
+        # Always on, as in Kinto.
+        "/__user_data__/{principal}": ["delete"],
     }
     described = {
         path: [method for method in item if method != "parameters"]

@@ -1,4 +1,4 @@
-"""``GET /v1/permissions`` (``kinto.experimental_permissions_endpoint``)."""
+"""``GET /v1/permissions`` (``kinto.experimental_permissions_endpoint``, or the admin)."""
 
 from __future__ import annotations
 
@@ -45,6 +45,15 @@ def test_capability_only_when_enabled(app: webtest.TestApp, make_app: MakeApp) -
     disabled = make_app()
     assert "permissions_endpoint" not in disabled.get("/v1/").json["capabilities"]
     disabled.get("/v1/permissions", headers=ALICE, status=404)
+
+
+def test_enabled_by_the_admin_plugin(make_app: MakeApp) -> None:
+    # Kinto 26.5.0 turns it on with ``kinto.plugins.admin``, which lists it.
+    app = make_app({"kinto.includes": "kinto.plugins.admin"})
+    assert "permissions_endpoint" in app.get("/v1/").json["capabilities"]
+    app.put_json("/v1/buckets/b", {}, headers=ALICE)
+    # ``/`` is Alice's ``bucket:create``, granted by the default settings.
+    assert [entry["uri"] for entry in entries(app, headers=ALICE)] == ["/buckets/b", "/"]
 
 
 def test_lists_every_object_with_expanded_permissions(tree: webtest.TestApp) -> None:

@@ -43,6 +43,7 @@ from kinto_clone.core.storage import (
     ObjectKey,
     ObjectNotFoundError,
     ReadonlyError,
+    ResourceCount,
     Sort,
     StorageBase,
     UnicityError,
@@ -328,6 +329,23 @@ class SQLStorage(StorageBase):
         query = sa.select(sa.func.count()).select_from(objects).where(condition)
         with self._session() as participant:
             return participant.execute(query).scalar_one()
+
+    def count_by_resource(self, resource_names: list[str]) -> dict[str, ResourceCount]:
+        tombstone = sa.case((objects.c.deleted, 1), else_=0)
+        query = (
+            sa.select(
+                objects.c.resource_name,
+                sa.func.count() - sa.func.sum(tombstone),
+                sa.func.sum(tombstone),
+            )
+            .where(objects.c.resource_name.in_(resource_names))
+            .group_by(objects.c.resource_name)
+        )
+        counts = dict.fromkeys(resource_names, ResourceCount(0, 0))
+        with self._session() as participant:
+            for name, live, deleted in participant.execute(query):
+                counts[name] = ResourceCount(int(live), int(deleted))
+        return counts
 
     def delete_all(
         self,

@@ -27,6 +27,7 @@ __all__ = [
     "IntegrityError",
     "ObjectNotFoundError",
     "ReadonlyError",
+    "ResourceCount",
     "Sort",
     "StorageBase",
     "UnicityError",
@@ -87,6 +88,13 @@ class Sort(NamedTuple):
 
     field: str
     direction: int
+
+
+class ResourceCount(NamedTuple):
+    """How many live objects and tombstones one resource has, all parents together."""
+
+    objects: int
+    tombstones: int
 
 
 class BackendError(Exception):
@@ -325,6 +333,14 @@ class StorageBase:
     ) -> int:
         """How many live objects match (``Total-Objects`` of HEAD requests);
         tombstones count too with ``include_deleted`` (Kinto's counters plugin)."""
+        raise NotImplementedError
+
+    def count_by_resource(self, resource_names: list[str]) -> dict[str, ResourceCount]:
+        """Live objects and tombstones of each named resource, under every parent.
+
+        What ``/__counters__`` shows; a resource with nothing stored counts
+        ``(0, 0)``.  Backends answer in one query, without loading objects.
+        """
         raise NotImplementedError
 
     def trim_objects(

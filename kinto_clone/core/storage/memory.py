@@ -47,6 +47,7 @@ from kinto_clone.core.storage import (
     Filter,
     Object,
     ObjectNotFoundError,
+    ResourceCount,
     Sort,
     StorageBase,
     UnicityError,
@@ -401,6 +402,16 @@ class MemoryStorage(StorageBase):
         query = _Query(filters or [], by_timestamp, [], None, id_field, modified_field)
         with self._lock:
             return len(self._select(resource_name, parent_id, include_deleted, query))
+
+    def count_by_resource(self, resource_names: list[str]) -> dict[str, ResourceCount]:
+        def total(table: dict[GroupKey, _Timeline], name: str) -> int:
+            return sum(len(timeline) for (kind, _), timeline in table.items() if kind == name)
+
+        with self._lock:
+            return {
+                name: ResourceCount(total(self._objects, name), total(self._tombstones, name))
+                for name in resource_names
+            }
 
     def delete_all(
         self,

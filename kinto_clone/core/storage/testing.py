@@ -31,6 +31,7 @@ from kinto_clone.core.storage import (
     Filter,
     Object,
     ObjectNotFoundError,
+    ResourceCount,
     Sort,
     StorageBase,
     UnicityError,
@@ -1294,6 +1295,32 @@ class StorageContract:
 
     def test_count_all_unknown_group_is_zero(self, storage):
         assert count_all(storage, parent_id="/nothing") == 0
+
+    # Count by resource (``/__counters__``)
+
+    def test_count_by_resource_adds_up_every_parent(self, storage):
+        create(storage, parent_id="/a/1")
+        create(storage, parent_id="/a/2")
+        create_and_delete(storage, parent_id="/b")
+        create(storage, resource_name="bucket", parent_id="")
+        create_and_delete(storage, resource_name="bucket", parent_id="")
+        create_and_delete(storage, resource_name="bucket", parent_id="")
+        counts = storage.count_by_resource([RESOURCE, "bucket"])
+        assert counts == {RESOURCE: ResourceCount(2, 1), "bucket": ResourceCount(1, 2)}
+
+    def test_count_by_resource_names_only_what_was_asked(self, storage):
+        create(storage, resource_name="other")
+        assert storage.count_by_resource([RESOURCE]) == {RESOURCE: ResourceCount(0, 0)}
+
+    def test_count_by_resource_counts_a_recreated_object_once(self, storage):
+        create_and_delete(storage, {"id": "phoenix"})
+        create(storage, {"id": "phoenix"})
+        assert storage.count_by_resource([RESOURCE]) == {RESOURCE: ResourceCount(1, 0)}
+
+    def test_count_by_resource_forgets_purged_tombstones(self, storage):
+        create_and_delete(storage)
+        storage.purge_deleted(RESOURCE, PARENT)
+        assert storage.count_by_resource([RESOURCE]) == {RESOURCE: ResourceCount(0, 0)}
 
     # Delete all
 

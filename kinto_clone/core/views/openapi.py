@@ -40,7 +40,7 @@ UTILITIES = {
     "contribute": "contribute",
     "openapi": "get_openapi_spec",
 }
-PUBLIC_SERVICES = {*UTILITIES, "batch", "flush"}
+PUBLIC_SERVICES = {*UTILITIES, "batch", "flush", "counters"}
 
 DOCUMENTED_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 _PLACEHOLDER = re.compile(r"\{(\w+)(?::[^}]*)?\}")

@@ -9,10 +9,6 @@ recognise the request (Kinto's ``account basicauth`` setup).
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable
-from typing import Any
-
 from pyramid.config import Configurator
 from pyramid.request import Request
 
@@ -20,22 +16,6 @@ from kinto_clone.core import transaction
 from kinto_clone.core.authentication import basic_credentials
 from kinto_clone.core.storage import ObjectNotFoundError
 from kinto_clone.plugins.accounts import utils
-
-
-def _outside_request_transaction(write: Callable[[], Any]) -> None:
-    """Run a cache write in a transaction of its own, committed at once.
-
-    A verified password stays remembered even when the request then fails (its
-    transaction is aborted on any 4xx): otherwise every failing request would
-    pay for bcrypt again.  Losing the write is harmless, so errors are ignored.
-    """
-    with contextlib.suppress(Exception), transaction.bound(transaction.Transaction()) as tx:
-        try:
-            write()
-        except BaseException:
-            tx.abort()
-            raise
-        tx.commit()
 
 
 class AccountsPolicy:
@@ -76,9 +56,9 @@ class AccountsPolicy:
         ttl = utils.cache_ttl(settings)
         cache = registry.cache
         if cache.get(key) == digest:
-            _outside_request_transaction(lambda: cache.expire(key, ttl))
+            transaction.commit_apart(lambda: cache.expire(key, ttl))
             return True
         if not utils.check_password(password, hashed):
             return False
-        _outside_request_transaction(lambda: cache.set(key, digest, ttl))
+        transaction.commit_apart(lambda: cache.set(key, digest, ttl))
         return True
