@@ -8,8 +8,10 @@ schema and the documents, so what jsonschema would let either cost is bounded:
   meta-schemas; anything else is :class:`Unresolvable` (Kinto fetches it);
 * ``uniqueItems`` and ``enum`` compare canonical JSON texts through a hash, in
   linear time (jsonschema compares pairs: 2,000 objects took 12 s);
-* each validation may evaluate at most :func:`step_budget` keywords, which
-  stops ``$ref`` cycles and schemas that re-validate a value exponentially;
+* each validation may evaluate a number of keywords (:data:`BASE_STEPS`, more
+  for larger documents) for a time (:data:`VALIDATION_SECONDS`), which stops
+  schemas that re-validate a value exponentially; ``$ref`` cycles exhaust the
+  stack first, which is caught too;
 * ``pattern``, ``patternProperties`` and ``additionalProperties`` match with
   the ``regex`` module under a time limit per validation (:data:`REGEX_SECONDS`),
   so a catastrophically backtracking pattern cannot hold a worker.
@@ -45,10 +47,13 @@ __all__ = [
 
 # Keyword evaluations allowed per validation: a base, plus some per value of the
 # document so that a large document under a large-but-honest schema still fits.
-BASE_STEPS = 100_000
+BASE_STEPS = 50_000
 STEPS_PER_VALUE = 20
+# Wall-clock time one validation may take, regular expression matches included:
+# a step's cost grows with how deep the schema nests, so steps alone are no bound.
+VALIDATION_SECONDS = 3.0
 # Time all regular expression matches of one validation may take together.
-REGEX_SECONDS = 1.0
+REGEX_SECONDS = 0.5
 
 
 class TooCostly(Exception):
@@ -60,13 +65,17 @@ class _Budget:
 
     def __init__(self, steps: int) -> None:
         self.steps = steps
-        self.regex_deadline = time.monotonic() + REGEX_SECONDS
+        started = time.monotonic()
+        self.deadline = started + VALIDATION_SECONDS
+        self.regex_deadline = min(started + REGEX_SECONDS, self.deadline)
         self.enum_keys: dict[int, frozenset[str]] = {}
 
     def step(self) -> None:
         self.steps -= 1
         if self.steps < 0:
             raise TooCostly("validating this record against its schema takes too many steps")
+        if time.monotonic() > self.deadline:
+            raise TooCostly("validating this record against its schema takes too long")
 
     def search(self, pattern: str, text: str) -> bool:
         remaining = self.regex_deadline - time.monotonic()
