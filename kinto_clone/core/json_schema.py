@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import attrs
 import regex
 from jsonschema import Draft7Validator, Draft202012Validator, SchemaError, ValidationError
 from jsonschema.protocols import Validator
@@ -73,9 +74,9 @@ class _Budget:
     def step(self) -> None:
         self.steps -= 1
         if self.steps < 0:
-            raise TooCostly("validating this record against its schema takes too many steps")
+            raise TooCostly("validation against this schema takes too many steps")
         if time.monotonic() > self.deadline:
-            raise TooCostly("validating this record against its schema takes too long")
+            raise TooCostly("validation against this schema takes too long")
 
     def search(self, pattern: str, text: str) -> bool:
         remaining = self.regex_deadline - time.monotonic()
@@ -221,7 +222,31 @@ def _safe_class(library_class: type[Validator]) -> type[Validator]:
         name: _metered(_REPLACED.get(name, function))
         for name, function in library_class.VALIDATORS.items()
     }
-    return extend(library_class, keywords)
+    safe_class = extend(library_class, keywords)
+    safe_class.evolve = _evolve_safely
+    return safe_class
+
+
+def _evolve_safely(self: Validator, **changes: Any) -> Validator:
+    """The library's ``evolve``, except that a subschema naming a draft (``$schema``,
+    as every meta-schema does) gets that draft's safe class, not the library's."""
+    own_class = type(self)
+    schema = changes.setdefault("schema", self.schema)
+    chosen = validator_for(schema, default=own_class)
+    if chosen is not own_class:
+        chosen = _safe_class(chosen)
+    for name, alias in _init_fields(own_class):
+        if alias not in changes:
+            changes[alias] = getattr(self, name)
+    return chosen(**changes)
+
+
+@functools.cache
+def _init_fields(validator_class: type[Validator]) -> tuple[tuple[str, str], ...]:
+    """``(attribute, argument)`` of what a validator is made of, to copy when evolving."""
+    return tuple(
+        (field.name, field.alias) for field in attrs.fields(validator_class) if field.init
+    )
 
 
 def _validator_class(schema: Any) -> type[Validator]:
@@ -235,7 +260,7 @@ def _check_against_meta_schema(library_class: type[Validator], schema: Any) -> N
         registry=META_SCHEMAS,
         format_checker=library_class.FORMAT_CHECKER,
     )
-    token = _BUDGET.set(_Budget(BASE_STEPS))
+    token = _BUDGET.set(_Budget(BASE_STEPS + STEPS_PER_VALUE * _count_values(schema)))
     try:
         for error in meta_validator.iter_errors(schema):
             raise SchemaError.create_from(error)

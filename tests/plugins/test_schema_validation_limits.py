@@ -111,6 +111,16 @@ def test_unique_items_cost_linear_time(items: list) -> None:
     assert time.perf_counter() - started < 2
 
 
+def test_subschemas_naming_a_draft_keep_the_linear_keywords() -> None:
+    """A ``$schema`` inside a schema switches draft, not back to jsonschema's own
+    ``uniqueItems`` (3,000 objects: about 30 s there)."""
+    draft = "https://json-schema.org/draft/2020-12/schema"
+    schema = {"properties": {"l": {"$schema": draft, "uniqueItems": True}}}
+    started = time.perf_counter()
+    json_schema.validate({"l": [{"n": i} for i in range(3_000)]}, schema)
+    assert time.perf_counter() - started < 2
+
+
 def test_a_record_of_50000_unique_strings_is_validated_quickly(
     start_server: StartServer,
 ) -> None:
@@ -286,6 +296,19 @@ def test_deeply_nested_schemas_and_records_are_validated(app: webtest.TestApp) -
         record = {"a": record}
     post(app, schema, record, 201)
     post(app, schema, {"a": {}}, 400)
+
+
+def test_a_large_schema_is_accepted() -> None:
+    """1,000 properties: within the budget, which grows with the schema's size.
+
+    Called directly: in-process, WebOb spools such a body to a temporary file that
+    WebTest never closes.
+    """
+    properties = {f"field{i}": {"type": "string", "maxLength": 10} for i in range(1_000)}
+    schema = {"type": "object", "properties": properties}
+    json_schema.check_schema_draft7(schema)
+    json_schema.check_schema(schema)
+    json_schema.validate({f"field{i}": "x" for i in range(1_000)}, schema)
 
 
 # --- Where Kinto answers 500 ---------------------------------------------------------
