@@ -273,8 +273,21 @@ def exponential_schema(levels: int) -> dict:
             {"patternProperties": {"(a|aa)+$": {}}, "additionalProperties": False},
             {"a" * 40 + "b": 1},
         ),
+        # jsonschema would match the names with ``re`` before ``patternProperties`` runs.
+        (
+            {"unevaluatedProperties": False, "patternProperties": {"(a|aa)+$": {}}},
+            {"a" * 40 + "b": 1},
+        ),
     ],
-    ids=["self-ref", "ref-cycle", "exponential", "pattern", "patternProperties", "additional"],
+    ids=[
+        "self-ref",
+        "ref-cycle",
+        "exponential",
+        "pattern",
+        "patternProperties",
+        "additional",
+        "unevaluated",
+    ],
 )
 def test_costly_validations_are_refused_quickly(
     app: webtest.TestApp, schema: dict, data: dict
