@@ -128,6 +128,11 @@ def test_malformed_operations_are_named_like_kinto(
     assert details(send(record, body, 400)) == expected
 
 
+def test_an_empty_body_is_not_a_list_of_operations(record: webtest.TestApp) -> None:
+    response = record.patch(RECORD, b"", headers=JSON_PATCH, status=400)
+    assert details(response) == [("", '"{}" is not iterable')]
+
+
 @pytest.mark.parametrize(
     ("operations", "data"),
     [

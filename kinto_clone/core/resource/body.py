@@ -145,8 +145,9 @@ def parse_object_body(
     # Kinto's order, as listed in its 415 message.
     allowed = (JSON_PATCH, JSON, MERGE_PATCH) if request.method == "PATCH" else (JSON,)
     body = read_json_body(request, allowed)
-    if patch_format == JSON_PATCH and request.body.strip():
-        return _json_patch_operations(request, body)
+    if patch_format == JSON_PATCH:
+        # As in Kinto, an empty body reads as ``{}``: not a list of operations.
+        return _json_patch_operations(request, body if request.body.strip() else {})
     if body is None:
         if request.body.strip():  # a literal ``null``, not an empty body
             raise_invalid(request, "body", None, "Body should be a JSON object")
