@@ -187,6 +187,15 @@ def test_the_draft_is_the_one_schema_names(
     post(app, schema, data, 201 if valid else 400)
 
 
+def test_the_first_error_follows_the_schema_order(app: webtest.TestApp) -> None:
+    """As in Kinto, on a backend keeping the schema's key order (PostgreSQL's jsonb
+    sorts keys, for Kinto as here)."""
+    required_first = {"required": ["a"], "properties": {"b": {"type": "string"}}}
+    assert detail(post(app, required_first, {"b": 1}, 400)) == ("a", "'a' is a required property")
+    properties_first = {"properties": {"b": {"type": "string"}}, "required": ["a"]}
+    assert detail(post(app, properties_first, {"b": 1}, 400)) == ("b", "1 is not of type 'string'")
+
+
 def test_the_draft_7_meta_schema_is_known_without_network(app: webtest.TestApp) -> None:
     schema = {"properties": {"s": {"$ref": D7}}}
     post(app, schema, {"s": {"type": "string"}}, 201)
