@@ -35,7 +35,8 @@ REGEX_SECONDS = 0.5
 
 
 class TooCostly(Exception):
-    """Validating this document with this schema would cost too much."""
+    """Validating this document with this schema would cost too much, or could not be
+    bounded."""
 
 
 class Budget:
@@ -63,6 +64,8 @@ class Budget:
             return _compiled(pattern).search(text, timeout=remaining) is not None
         except TimeoutError:
             raise TooCostly(f"matching the pattern {pattern!r} takes too long") from None
+        except regex.error:  # valid for Python's re (the meta-schemas' check), not here
+            raise TooCostly(f"the pattern {pattern!r} cannot be matched safely") from None
 
 
 _BUDGET: contextvars.ContextVar[Budget | None] = contextvars.ContextVar(
