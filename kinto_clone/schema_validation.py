@@ -3,8 +3,9 @@
 Two layers, as in Kinto 26.5.0:
 
 * Always: a collection's ``schema`` and a bucket's ``record:schema``,
-  ``collection:schema`` and ``group:schema`` must be valid Draft 7 schemas
-  (400 naming ``data.schema``...), whether validation is enabled or not.
+  ``collection:schema`` and ``group:schema`` must be valid Draft 7 schemas, and
+  valid under the draft they name (400 naming ``data.schema``...), whether
+  validation is enabled or not.
 * With ``kinto.experimental_collection_schema_validation`` (capability
   ``schema``): records are validated against their collection's ``schema`` and
   then their bucket's ``record:schema``; collections and groups against their
@@ -15,7 +16,8 @@ Two layers, as in Kinto 26.5.0:
   telling clients which version of the schema they satisfy.
 
 Both are one object validator (``registry.object_validators``), run by the
-resource layer before anything is stored.
+resource layer before anything is stored.  Validation itself, and what it may
+cost, is :mod:`kinto_clone.core.json_schema`'s.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import Any
 
 from pyramid.config import Configurator
 
-from kinto_clone.core import jsonschema
+from kinto_clone.core import json_schema
 from kinto_clone.core.errors import raise_invalid
 from kinto_clone.core.resource import Resource
 from kinto_clone.views import object_exists_or_404
@@ -35,34 +37,80 @@ ID_FIELD = "id"
 MODIFIED_FIELD = "last_modified"
 
 
+def _schema_problem(error: json_schema.SchemaError) -> str:
+    """Kinto's wording: the last member of the failing path, glued to the message."""
+    return f"{error.path[-1]}{error.message}" if error.path else error.message
+
+
 def _check_schema_field(resource: Resource, obj: dict[str, Any], field: str) -> None:
-    """A schema attribute must itself be a valid schema (400 ``data.<field>``)."""
+    """A schema attribute must itself be a valid schema (400 ``data.<field>``).
+
+    Kinto checks it against the Draft 7 meta-schema whatever its ``$schema``, then
+    answers 500 to every record if it is invalid under its own draft: it is also
+    checked against that draft's meta-schema here.
+    """
     if field not in obj:
         return
     schema = obj[field]
+    name = f"data.{field}"
+    if not isinstance(schema, dict):
+        description = f'"{schema}" is not a mapping type: Does not implement dict-like'
+        raise_invalid(resource.request, name=name, description=f"{description} functionality.")
     try:
-        if not isinstance(schema, dict):
-            raise jsonschema.SchemaError(f"{schema!r} is not a mapping")
-        jsonschema.check_schema(schema)
-    except jsonschema.SchemaError as error:
-        raise_invalid(resource.request, name=f"data.{field}", description=str(error))
+        json_schema.check_schema_draft7(schema)
+        json_schema.check_schema(schema)
+    except json_schema.SchemaError as error:
+        raise_invalid(resource.request, name=name, description=_schema_problem(error))
+    except json_schema.TooCostly as error:
+        raise_invalid(resource.request, name=name, description=str(error))
+
+
+def _failing_field(error: json_schema.ValidationError) -> str | int | None:
+    """The ``details`` name Kinto gives a validation error.
+
+    The last member of the instance path; at the top level, the last item (or
+    character) of the keyword's value, or else the keyword.  Where Kinto would
+    name an object or fail (a ``not`` or ``minProperties`` at the top level: a
+    500 there), the keyword is named.
+    """
+    if error.path:
+        return error.path[-1]
+    keyword = error.schema_path[-1] if error.schema_path else None
+    if error.validator_value:
+        try:
+            field = error.validator_value[-1]
+        except (TypeError, KeyError, IndexError):
+            return keyword
+        return field if isinstance(field, str | int) and not isinstance(field, bool) else keyword
+    return keyword
 
 
 def validate_against(
     resource: Resource, obj: dict[str, Any], schema: dict[str, Any], ignored: tuple[str, ...]
 ) -> None:
-    """Validate ``obj`` minus the server-managed fields, or raise a 400."""
+    """Validate ``obj`` minus the server-managed fields, or raise a 400.
+
+    As in Kinto, ``id`` is left out unless the schema's ``properties`` name it, and
+    the left-out fields are dropped from ``required`` (and ``required`` with them,
+    when none is left).
+    """
     if ID_FIELD not in (schema.get("properties") or {}):
         ignored = (*ignored, ID_FIELD)
     data = {key: value for key, value in obj.items() if key not in ignored}
-    required = schema.get("required")
-    if isinstance(required, list):
-        schema = {**schema, "required": [name for name in required if name not in ignored]}
+    required = [name for name in schema.get("required", []) if name not in ignored]
+    if required:
+        schema = {**schema, "required": required}
+    else:
+        schema = {key: value for key, value in schema.items() if key != "required"}
     try:
-        jsonschema.validate(data, schema)
-    except jsonschema.ValidationError as error:
-        raise_invalid(resource.request, name=error.field, description=error.message)
-    except jsonschema.SchemaError as error:
+        json_schema.validate(data, schema)
+    except json_schema.ValidationError as error:
+        raise_invalid(resource.request, name=_failing_field(error), description=error.message)
+    except json_schema.Unresolvable as error:
+        raise_invalid(resource.request, name="schema", description=str(error))
+    except json_schema.SchemaError as error:
+        raise_invalid(resource.request, name="schema", description=_schema_problem(error))
+    except json_schema.TooCostly as error:
         raise_invalid(resource.request, name="schema", description=str(error))
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import webtest
 
@@ -39,7 +41,7 @@ def articles(app: webtest.TestApp) -> int:
     return response.json["data"]["last_modified"]
 
 
-def error_of(response: webtest.TestResponse) -> tuple[str, str]:
+def error_of(response: webtest.TestResponse) -> tuple[str | int, str]:
     assert response.json["errno"] == 107
     detail = response.json["details"][0]
     return detail["name"], detail["description"]
@@ -66,24 +68,27 @@ def test_server_fields_are_not_validated(app: webtest.TestApp, articles: int) ->
     assert response.json["data"]["schema"] == articles
 
 
+# Names as Kinto 26.5.0 gives them: the last member of the failing path; at the top
+# level, the last item of the keyword's value (so a missing ``title`` is reported
+# under ``n``, the last required name), or else the keyword.
 @pytest.mark.parametrize(
     ("data", "name", "description"),
     [
         ({"title": "x"}, "n", "'n' is a required property"),
-        ({"n": 1}, "title", "'title' is a required property"),
+        ({"n": 1}, "n", "'title' is a required property"),
         ({"title": 1, "n": 1}, "title", "1 is not of type 'string'"),
         ({"title": "x", "n": -1}, "n", "-1 is less than the minimum of 0"),
         ({"title": "x", "n": 1.5}, "n", "1.5 is not of type 'integer'"),
         (
             {"title": "x", "n": 1, "extra": 2},
-            "extra",
+            "additionalProperties",
             "Additional properties are not allowed ('extra' was unexpected)",
         ),
-        ({"title": "x", "n": 1, "tags": ["a", 2]}, "tags.1", "2 is not of type 'string'"),
+        ({"title": "x", "n": 1, "tags": ["a", 2]}, 1, "2 is not of type 'string'"),
     ],
 )
 def test_invalid_records_are_400_naming_the_field(
-    app: webtest.TestApp, articles: int, data: dict, name: str, description: str
+    app: webtest.TestApp, articles: int, data: dict, name: str | int, description: str
 ) -> None:
     response = app.post_json(RECORDS, {"data": data}, headers=ALICE, status=400)
     assert error_of(response) == (name, description)
@@ -140,23 +145,29 @@ def test_records_are_not_validated_when_disabled(make_app: MakeApp) -> None:
 @pytest.mark.parametrize(
     ("schema", "description"),
     [
-        ({"type": "nope"}, "type: 'nope' is not valid under any of the given schemas"),
-        ({"properties": {"a": {"minimum": "x"}}}, "properties.a.minimum: 'x' is not of type"),
-        ({"required": "a"}, "required: 'a' is not of type 'array'"),
-        ({"pattern": "("}, "pattern: '(' is not a 'regex'"),
-        ({"$ref": "#/definitions/missing"}, "$ref: Unresolvable JSON pointer"),
+        # Kinto's wording: the failing member's name glued to the message.
+        ({"type": "nope"}, "type'nope' is not valid under any of the given schemas"),
+        ({"properties": {"a": {"minimum": "x"}}}, "minimum'x' is not of type 'number'"),
+        ({"required": "a"}, "required'a' is not of type 'array'"),
+        ({"pattern": "("}, "pattern'(' is not a 'regex'"),
+        ({"$schema": 5}, "$schema5 is not of type 'string'"),
+        (5, '"5" is not a mapping type: Does not implement dict-like functionality.'),
+        # Valid under Draft 7 (Kinto's check) but not under the draft it names: Kinto
+        # accepts it, then answers 500 to every record.
+        (
+            {"$schema": "https://json-schema.org/draft/2020-12/schema", "items": [{}]},
+            "items[{}] is not of type 'object', 'boolean'",
+        ),
     ],
 )
 def test_invalid_collection_schemas_are_refused(
-    make_app: MakeApp, settings: dict, schema: dict, description: str
+    make_app: MakeApp, settings: dict, schema: Any, description: str
 ) -> None:
     app = make_app(settings)
     app.put_json("/v1/buckets/b", {}, headers=ALICE)
     body = {"data": {"schema": schema}}
     response = app.put_json("/v1/buckets/b/collections/c", body, headers=ALICE, status=400)
-    name, message = error_of(response)
-    assert name == "data.schema"
-    assert message.startswith(description)
+    assert error_of(response) == ("data.schema", description)
 
 
 @pytest.mark.parametrize("field", ["record:schema", "collection:schema", "group:schema"])

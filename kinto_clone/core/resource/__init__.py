@@ -527,6 +527,9 @@ class Resource:
                     location="body",
                     description=f"JSON Patch operation failed: {error}",
                 )
+            if bodies.nesting_depth(updated, bodies.MAX_DEPTH) > bodies.MAX_DEPTH:
+                description = f"JSON nested deeper than {bodies.MAX_DEPTH} levels"
+                raise_invalid(self.request, location="body", description=description)
             changes = {k: v for k, v in updated.items() if existing.get(k) != v}
             permissions = {
                 perm: permissions.get(perm, []) for perm in {*permissions, *current_permissions}

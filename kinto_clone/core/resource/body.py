@@ -14,7 +14,7 @@ from pyramid import httpexceptions
 from pyramid.request import Request
 
 from kinto_clone.core.errors import ERRORS, http_error, raise_invalid
-from kinto_clone.core.resource.patch import JSON_PATCH, MERGE_PATCH
+from kinto_clone.core.resource.patch import JSON_PATCH, MERGE_PATCH, check_operations
 
 JSON = "application/json"
 # Deep enough for any real document (Kinto 26.5 accepts 70 levels), shallow
@@ -54,7 +54,7 @@ def response_behavior(request: Request) -> str:
     return value.lower()
 
 
-def _depth(value: Any, limit: int) -> int:
+def nesting_depth(value: Any, limit: int) -> int:
     """Nesting depth, stopping early once ``limit`` is exceeded."""
     stack = [(value, 1)]
     deepest = 0
@@ -130,7 +130,7 @@ def read_json_body(request: Request, allowed_types: tuple[str, ...] = (JSON,)) -
         raise_invalid(request, "body", None, f"JSON nested deeper than {MAX_DEPTH} levels")
     except (UnicodeDecodeError, ValueError) as error:
         raise_invalid(request, "body", None, f"Invalid JSON: {error}")
-    if _depth(body, MAX_DEPTH) > MAX_DEPTH:
+    if nesting_depth(body, MAX_DEPTH) > MAX_DEPTH:
         raise_invalid(request, "body", None, f"JSON nested deeper than {MAX_DEPTH} levels")
     problem = _text_problem(body)
     if problem:
@@ -145,14 +145,13 @@ def parse_object_body(
     # Kinto's order, as listed in its 415 message.
     allowed = (JSON_PATCH, JSON, MERGE_PATCH) if request.method == "PATCH" else (JSON,)
     body = read_json_body(request, allowed)
+    if patch_format == JSON_PATCH:
+        # As in Kinto, an empty body reads as ``{}``: not a list of operations.
+        return _json_patch_operations(request, body if request.body.strip() else {})
     if body is None:
         if request.body.strip():  # a literal ``null``, not an empty body
             raise_invalid(request, "body", None, "Body should be a JSON object")
         return {}
-    if patch_format == JSON_PATCH:
-        if not isinstance(body, list):
-            raise_invalid(request, "body", None, "JSON Patch body must be a list of operations")
-        return body
     if not isinstance(body, dict):
         raise_invalid(request, "body", None, "Body should be a JSON object")
     unknown = sorted(set(body) - {"data", "permissions"})
@@ -184,3 +183,18 @@ def parse_object_body(
                     "should be a list of principals (strings)",
                 )
     return body
+
+
+def _json_patch_operations(request: Request, body: Any) -> list[dict[str, Any]]:
+    """A JSON patch body: a list of operations, refused with Kinto's errors otherwise."""
+    if isinstance(body, dict):
+        raise_invalid(request, "body", "", f'"{body}" is not iterable')
+    if not isinstance(body, list):
+        request.errors.add("body", "", "Should be a JSON object or an array")
+        raise_invalid(request, "body", "", "Required")
+    operations, errors = check_operations(body)
+    if errors:
+        for name, description in errors[:-1]:
+            request.errors.add("body", name, description)
+        raise_invalid(request, "body", *errors[-1])
+    return operations

@@ -1,16 +1,33 @@
 """The three PATCH formats: Kinto's JSON merge, RFC 7396 and RFC 6902.
 
-Each turns ``(object data, permissions, request body)`` into the new data, the
-changes it applied (for ``Response-Behavior``) and the new permissions.
+Each turns ``(object data, permissions, request body)`` into the new data and
+the new permissions.  RFC 6902 operations are applied by the ``jsonpatch``
+library, as in Kinto; this module only checks their shape the way Kinto's
+request schema does, and maps Kinto's ``/data`` and ``/permissions`` document
+onto the object.
 """
 
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
+
+import jsonpatch
+import jsonpointer
 
 JSON_PATCH = "application/json-patch+json"
 MERGE_PATCH = "application/merge-patch+json"
+
+OPERATIONS = ("test", "add", "remove", "replace", "move", "copy")
+OPERATION_MEMBERS = ("op", "path", "from", "value")
+# Kinto's pattern for ``path`` and ``from``, matched at the start of the string:
+# in effect, a pointer that starts with ``/``.
+_POINTER_START = re.compile(r"(/\w*)+")
+# Copies may add at most this many JSON values to a document, or as many as the
+# document and the patch hold, if more: without a bound, thirty operations each
+# copying a member into itself would build a document of a billion values.
+MIN_COPY_BUDGET = 10_000
 
 
 class PatchError(ValueError):
@@ -30,138 +47,127 @@ def merge_patch(target: Any, patch: Any) -> Any:
     return result
 
 
-def _unescape(token: str) -> str:
-    return token.replace("~1", "/").replace("~0", "~")
+def _string_member(operation: dict[str, Any], member: str) -> tuple[str | None, str | None]:
+    """``(value, error)`` for a string member, with Kinto's (colander's) wording."""
+    value = operation.get(member)
+    if not value:  # absent, null, "" and other empty values count as missing
+        return None, None if member == "from" else "Required"
+    if not isinstance(value, str):
+        return None, f"{value} is not a string: {{'{member}': ''}}"
+    if member == "op" and value not in OPERATIONS:
+        return None, f'"{value}" is not one of {", ".join(OPERATIONS)}'
+    if member in ("path", "from") and not _POINTER_START.match(value):
+        return None, "String does not match expected pattern"
+    return value, None
 
 
-def _pointer(path: Any) -> list[str]:
-    if not isinstance(path, str) or (path and not path.startswith("/")):
-        raise PatchError(f"invalid JSON pointer {path!r}")
-    return [_unescape(part) for part in path.split("/")[1:]] if path else []
+def check_operations(body: list[Any]) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
+    """The operations as Kinto's request schema accepts them, and the errors found.
+
+    Errors are ``(name, description)`` pairs naming the operation's index and
+    member (``"0.path"``), worded as Kinto words them.  As in Kinto, an empty
+    ``from`` is dropped (jsonpatch then reports it missing) and ``value`` is kept
+    whatever it is, ``null`` included.
+    """
+    operations, errors = [], []
+    for index, operation in enumerate(body):
+        if not isinstance(operation, dict):
+            reason = "Does not implement dict-like functionality."
+            errors.append((str(index), f'"{operation}" is not a mapping type: {reason}'))
+            continue
+        unknown = {key: value for key, value in operation.items() if key not in OPERATION_MEMBERS}
+        if unknown:
+            errors.append((str(index), f'Unrecognized keys in mapping: "{unknown}"'))
+            continue
+        checked: dict[str, Any] = {}
+        for member in ("op", "path", "from"):
+            value, error = _string_member(operation, member)
+            if error:
+                errors.append((f"{index}.{member}", error))
+            elif value is not None:
+                checked[member] = value
+        if "value" in operation:
+            checked["value"] = operation["value"]
+        operations.append(checked)
+    return operations, errors
 
 
-def _container(document: Any, tokens: list[str]) -> tuple[Any, str]:
-    """The parent of the location ``tokens`` point at, and the last token."""
-    if not tokens:
-        raise PatchError("cannot operate on the whole document")
-    current = document
-    for token in tokens[:-1]:
-        current = _child(current, token)
-    return current, tokens[-1]
-
-
-def _index(container: list, token: str, allow_end: bool) -> int:
-    if token == "-" and allow_end:
-        return len(container)
-    if not token.isdigit() or (token != "0" and token.startswith("0")):
-        raise PatchError(f"invalid array index {token!r}")
-    index = int(token)
-    if index > len(container) or (index == len(container) and not allow_end):
-        raise PatchError(f"array index {index} out of range")
-    return index
-
-
-def _child(current: Any, token: str) -> Any:
-    if isinstance(current, dict):
-        if token not in current:
-            raise PatchError(f"member {token!r} not found")
-        return current[token]
-    if isinstance(current, list):
-        return current[_index(current, token, allow_end=False)]
-    raise PatchError(f"cannot traverse into {type(current).__name__}")
-
-
-def _get(document: Any, tokens: list[str]) -> Any:
-    current = document
-    for token in tokens:
-        current = _child(current, token)
-    return current
-
-
-def _add(document: Any, tokens: list[str], value: Any) -> None:
-    parent, token = _container(document, tokens)
-    if isinstance(parent, dict):
-        parent[token] = value
-    elif isinstance(parent, list):
-        parent.insert(_index(parent, token, allow_end=True), value)
-    else:
-        raise PatchError("cannot add to a scalar")
-
-
-def _remove(document: Any, tokens: list[str]) -> Any:
-    parent, token = _container(document, tokens)
-    if isinstance(parent, dict):
-        if token not in parent:
-            raise PatchError(f"member {token!r} not found")
-        return parent.pop(token)
-    if isinstance(parent, list):
-        return parent.pop(_index(parent, token, allow_end=False))
-    raise PatchError("cannot remove from a scalar")
+def _count_values(value: Any, limit: int) -> int:
+    """How many JSON values ``value`` holds, counting stopped once past ``limit``."""
+    stack, count = [value], 0
+    while stack and count <= limit:
+        current = stack.pop()
+        count += 1
+        if isinstance(current, dict):
+            stack.extend(current.values())
+        elif isinstance(current, list):
+            stack.extend(current)
+    return count
 
 
 def json_patch(document: Any, operations: list[dict[str, Any]]) -> Any:
-    """RFC 6902 applied to a copy of ``document``; raises :class:`PatchError`."""
+    """RFC 6902 applied to a copy of ``document``; raises :class:`PatchError`.
+
+    Operations are applied one at a time so that copies can be budgeted
+    (:data:`MIN_COPY_BUDGET`): every other operation costs at most the size of
+    the request, so the whole patch costs time linear in its input.
+    """
     result = copy.deepcopy(document)
+    budget = max(
+        MIN_COPY_BUDGET, _count_values(document, MIN_COPY_BUDGET) + _count_values(operations, 0)
+    )
     for operation in operations:
-        if not isinstance(operation, dict):
-            raise PatchError("each operation must be an object")
-        op = operation.get("op")
-        tokens = _pointer(operation.get("path"))
-        if op in ("add", "replace", "test") and "value" not in operation:
-            raise PatchError(f"{op} needs a value")
-        if op == "add":
-            _add(result, tokens, copy.deepcopy(operation["value"]))
-        elif op == "remove":
-            _remove(result, tokens)
-        elif op == "replace":
-            _remove(result, tokens)
-            _add(result, tokens, copy.deepcopy(operation["value"]))
-        elif op in ("move", "copy"):
-            source = _pointer(operation.get("from"))
-            if op == "move" and tokens[: len(source)] == source and tokens != source:
-                raise PatchError("cannot move a value into itself")
-            value = (
-                _remove(result, source) if op == "move" else copy.deepcopy(_get(result, source))
-            )
-            _add(result, tokens, value)
-        elif op == "test":
-            if _get(result, tokens) != operation["value"]:
-                raise PatchError(f"test failed at {operation.get('path')}")
-        else:
-            raise PatchError(f"unknown operation {op!r}")
+        try:
+            if operation.get("op") == "copy" and isinstance(operation.get("from"), str):
+                source = jsonpointer.resolve_pointer(result, operation["from"], None)
+                budget -= _count_values(source, budget)
+                if budget < 0:
+                    raise PatchError("copies would make the object too large")
+            result = jsonpatch.JsonPatch([operation]).apply(result, in_place=True)
+        except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException) as error:
+            raise PatchError(str(error)) from None
     return result
+
+
+def _principal(path: str) -> str:
+    """The principal a ``/permissions/<perm>/<principal>`` path names."""
+    return jsonpointer.JsonPointer(path).parts[-1]
 
 
 def apply_json_patch_to_object(
     data: dict[str, Any],
     permissions: dict[str, list[str]],
-    operations: list[Any],
+    operations: list[dict[str, Any]],
     known_permissions: tuple[str, ...] = ("read", "write"),
 ) -> tuple[dict[str, Any], dict[str, list[str]]]:
     """Kinto's flavour of RFC 6902 on the document ``{"data", "permissions"}``.
 
-    Permissions are exposed as ``/permissions/<perm>/<principal>`` members:
-    adding one grants, removing it revokes; a whole ``/permissions/<perm>`` may
-    also be replaced by a list of principals.  As in Kinto, operations on other
-    top-level members apply to a scratch copy and are dropped.
+    Permissions are exposed as ``/permissions/<perm>/<principal>`` members whose
+    value is the principal itself, so that adding one (no ``value`` needed)
+    grants and removing it revokes; a whole ``/permissions/<perm>`` may also be
+    replaced by a list of principals.  As in Kinto, operations on other
+    top-level members apply to a scratch copy and are dropped.  Kinto maps only
+    ``read`` and ``write`` this way; here every permission of the object is.
     """
     document: dict[str, Any] = {
         "data": data,
         "permissions": {
-            perm: {p: p for p in principals} for perm, principals in permissions.items()
+            perm: {principal: principal for principal in permissions.get(perm, [])}
+            for perm in known_permissions
         },
     }
     prepared = []
     for operation in operations:
-        if not isinstance(operation, dict):
-            raise PatchError("each operation must be an object")
-        tokens = _pointer(operation.get("path"))
-        if tokens[:1] == ["permissions"] and len(tokens) >= 2:
-            if tokens[1] not in known_permissions:
-                raise PatchError(f"{tokens[1]!r} is not a permission here")
-            if len(tokens) == 3 and operation.get("op") == "add":
-                document["permissions"].setdefault(tokens[1], {})
-                operation = {**operation, "value": tokens[2]}
+        path = operation["path"]
+        tokens = path.split("/")
+        if len(tokens) >= 3 and tokens[1] == "permissions":
+            if tokens[2] not in known_permissions:
+                raise PatchError(f"{tokens[2]!r} is not a permission here")
+            if len(tokens) == 4:
+                try:
+                    operation = {**operation, "value": _principal(path)}
+                except jsonpointer.JsonPointerException as error:
+                    raise PatchError(str(error)) from None
         prepared.append(operation)
     patched = json_patch(document, prepared)
     if not isinstance(patched.get("data"), dict) or not isinstance(
