@@ -31,9 +31,11 @@ INVALID_TOKEN = "_token has invalid content"
 # Longer URLs do not reach the application anyway: waitress refuses request
 # lines and headers beyond 256 KiB by default.
 MAX_TOKEN_LENGTH = 256 * 1024
-# Sort values are values of stored objects (at most MAX_DEPTH levels, as
-# request bodies), held two levels down in the token.
-MAX_TOKEN_DEPTH = MAX_DEPTH + 2
+# Sort values are values of stored objects, held two levels down in the token.
+# Request bodies nest at most MAX_DEPTH levels, but a JSON patch may put such a
+# body deep inside an object: twice as deep, and still far from Python's
+# recursion limit in the backends' recursive order keys.
+MAX_TOKEN_DEPTH = 2 * MAX_DEPTH + 2
 NONCE_PREFIX = "pagination-token-"
 NONCE_RE = re.compile(re.escape(NONCE_PREFIX) + r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}")
 

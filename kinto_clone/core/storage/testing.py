@@ -1153,6 +1153,30 @@ class StorageContract:
         listed = list_all(storage, sorting=[Sort("v", 1)])
         assert [o["v"] for o in listed] == [[2], [1, 2], [1, 3], [1, 2, 0]]
 
+    def test_sort_objects_by_size_then_pairs_in_jsonb_order(self, storage):
+        """Keys are taken shorter first (``jsonb``'s storage order), but compared
+        as strings: ``{"aa": 1} < {"b": 1}``, ``{"b": 1, "d": 1} < {"c": 1, "aa": 1}``."""
+        values = [{"c": 1, "aa": 1}, {"b": 1}, {"b": 2}, {"aa": 1}, {"b": 1, "d": 1}, {}]
+        for value in values:
+            create(storage, {"v": value})
+        listed = list_all(storage, sorting=[Sort("v", 1)])
+        assert [o["v"] for o in listed] == [
+            {},
+            {"aa": 1},
+            {"b": 1},
+            {"b": 2},
+            {"b": 1, "d": 1},
+            {"c": 1, "aa": 1},
+        ]
+
+    def test_only_a_top_level_empty_array_sorts_first(self, storage):
+        for value in [[[]], [None], None, [], "a"]:
+            create(storage, {"v": value})
+        listed = list_all(storage, sorting=[Sort("v", 1)])
+        assert [o["v"] for o in listed] == [[], None, "a", [None], [[]]]
+        found = list_all(storage, filters=[Filter("v", [[]], COMPARISON.GT)])
+        assert found == []
+
     def test_sort_tombstones_by_last_modified(self, storage):
         first = create_and_delete(storage)
         live = create(storage)
