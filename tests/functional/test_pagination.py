@@ -199,6 +199,7 @@ def nested(depth: int) -> Any:
     return value
 
 
+@pytest.mark.clone_only  # Kinto 26.5.0 answers 500 to deep nesting, huge or odd numbers.
 @pytest.mark.parametrize(
     "token",
     [
@@ -234,6 +235,7 @@ def test_invalid_tokens_are_a_400(mixed: webtest.TestApp, token: str) -> None:
     assert response.json["details"] == [INVALID]
 
 
+@pytest.mark.clone_only  # Kinto 26.5.0 refuses arrays in tokens.
 def test_a_valid_token_is_accepted(mixed: webtest.TestApp) -> None:
     token = token_of({"last_modified": 1, "v": nested(250), "id": "r"})
     mixed.get(f"{RECORDS}?_sort=v,id&_token={token}", headers=ALICE, status=200)
@@ -255,6 +257,7 @@ def test_any_json_value_a_record_may_hold_is_a_valid_token_value(
     ]
 
 
+@pytest.mark.clone_only  # Kinto 26.5.0 answers 500.
 def test_a_token_of_nested_values_decodes_in_linear_time(mixed: webtest.TestApp) -> None:
     """200,000 levels of nesting, refused without recursing through them."""
     token = base64.urlsafe_b64encode(b'{"a":' * 30_000 + b"1" + b"}" * 30_000).decode()
