@@ -38,7 +38,7 @@ from kinto_clone.core.resource.querystring import (
     parse_list_query,
 )
 from kinto_clone.core.service import Service
-from kinto_clone.core.storage import COMPARISON, Filter, ObjectNotFoundError, Sort, UnicityError
+from kinto_clone.core.storage import COMPARISON, Filter, ObjectNotFoundError, UnicityError
 
 __all__ = ["Resource", "register"]
 
@@ -313,10 +313,6 @@ class Resource:
         query = parse_list_query(self.request)
         if self.shared_ids is not None:
             query.filters.insert(0, Filter("id", self.shared_ids, COMPARISON.IN))
-        if "*" in self.model.parent_id and all(sort.field != "id" for sort in query.sorting):
-            # Objects of different parents (accounts) may share a timestamp:
-            # without a last tie-breaker, pages would skip some of them.
-            query.sorting.append(Sort("id", -1))
         return query
 
     def plural_get(self) -> dict[str, Any]:
