@@ -4,8 +4,13 @@ The token records the sort-field values of the last object served; the next page
 asks the backend for objects strictly *after* it in the sort order (see
 :func:`pagination_rules`).  Unlike offsets, this delivers every object exactly
 once even while others write, because ``last_modified`` (always part of the
-sort) is unique within a list.  Tokens of plural DELETEs are single-use: their
-nonce is kept in the cache and consumed.
+sort) is unique within a parent (lists over several parents, such as accounts,
+add the id).  Tokens of plural DELETEs are single-use: their nonce is kept in
+the cache and consumed.
+
+A token comes back from the client: :func:`decode_token` bounds its size,
+nesting and types before anything else reads it, and answers Kinto's 400 for
+anything this server could not have issued.
 """
 
 from __future__ import annotations
@@ -78,7 +83,7 @@ def build_token(
         if value is not MISSING:
             values[sort.field] = value
     token = {"last_object": values, "offset": offset, "nonce": nonce}
-    text = json.dumps(token, separators=(",", ":"), ensure_ascii=False)
+    text = json.dumps(token, separators=(",", ":"))
     return base64.urlsafe_b64encode(text.encode("utf-8")).decode("ascii")
 
 
