@@ -98,3 +98,15 @@ def test_pages_over_accounts_of_equal_timestamps(app: webtest.TestApp) -> None:
         url = response.headers.get("Next-Page", "")
     assert sorted(seen) == ["admin", "alice", "bob", "carol", "dave"]
     assert seen == listed(app)
+
+
+def test_delete_pages_over_accounts_of_equal_timestamps(app: webtest.TestApp) -> None:
+    sign_up(app, "alice", "bob", "carol", "dave", last_modified=2_000_000_000_000)
+    url = "/v1/accounts?not_id=admin&_limit=2"
+    deleted = []
+    while url:
+        response = app.delete(url, headers=ADMIN)
+        deleted += [obj["id"] for obj in response.json["data"]]
+        url = response.headers.get("Next-Page", "")
+    assert sorted(deleted) == ["alice", "bob", "carol", "dave"]
+    assert listed(app) == ["admin"]
