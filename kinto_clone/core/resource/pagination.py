@@ -4,8 +4,13 @@ The token records the sort-field values of the last object served; the next page
 asks the backend for objects strictly *after* it in the sort order (see
 :func:`pagination_rules`).  Unlike offsets, this delivers every object exactly
 once even while others write, because ``last_modified`` (always part of the
-sort) is unique within a list.  Tokens of plural DELETEs are single-use: their
-nonce is kept in the cache and consumed.
+sort) is unique within a parent (lists over several parents, such as accounts,
+add the id).  Tokens of plural DELETEs are single-use: their nonce is kept in
+the cache and consumed.
+
+A token comes back from the client: :func:`decode_token` bounds its size,
+nesting and types before anything else reads it, and answers Kinto's 400 for
+anything this server could not have issued.
 """
 
 from __future__ import annotations
@@ -13,26 +18,31 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
+import re
 import uuid
 from typing import Any
 
 from pyramid.request import Request
 
 from kinto_clone.core.errors import raise_invalid, request_GET
-from kinto_clone.core.resource.querystring import has_null_character, is_valid_timestamp
-from kinto_clone.core.storage import COMPARISON, MISSING, Filter, Sort
+from kinto_clone.core.resource.body import MAX_DEPTH
+from kinto_clone.core.resource.querystring import is_valid_timestamp
+from kinto_clone.core.storage import COMPARISON, DEFAULT_ID_FIELD, MISSING, Filter, Sort
+from kinto_clone.core.storage.filtering import find_value
 
-
-def find_nested_value(obj: dict[str, Any], path: str, default: Any = None) -> Any:
-    """Value at a dotted ``path``; a key containing dots wins over nesting."""
-    if path in obj:
-        return obj[path]
-    current: Any = obj
-    for part in path.split("."):
-        if not isinstance(current, dict) or part not in current:
-            return default
-        current = current[part]
-    return current
+# Kinto 26.5.0's description of any malformed token.
+INVALID_TOKEN = "_token has invalid content"
+# Longer URLs do not reach the application anyway: waitress refuses request
+# lines and headers beyond 256 KiB by default.
+MAX_TOKEN_LENGTH = 256 * 1024
+# Sort values are values of stored objects, held two levels down in the token.
+# Request bodies nest at most MAX_DEPTH levels, but a JSON patch may put such a
+# body deep inside an object: twice as deep, and still far from Python's
+# recursion limit in the backends' recursive order keys.
+MAX_TOKEN_DEPTH = 2 * MAX_DEPTH + 2
+NONCE_PREFIX = "pagination-token-"
+NONCE_RE = re.compile(re.escape(NONCE_PREFIX) + r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}")
 
 
 def pagination_rules(sorting: list[Sort], last_object: dict[str, Any]) -> list[list[Filter]]:
@@ -54,16 +64,22 @@ def pagination_rules(sorting: list[Sort], last_object: dict[str, Any]) -> list[l
     return rules
 
 
+class InvalidTokenError(ValueError):
+    """A ``_token`` this server could not have issued."""
+
+
 def build_token(
     request: Request, sorting: list[Sort], last_object: dict[str, Any], offset: int
 ) -> str:
-    nonce = f"pagination-token-{uuid.uuid4()}"
+    """The ``_token`` of the page after ``last_object``: its sort values, base64 JSON."""
+    nonce = f"{NONCE_PREFIX}{uuid.uuid4()}"
     if request.method == "DELETE":
         validity = request.registry.settings["pagination_token_validity_seconds"]
         request.registry.cache.set(nonce, "", validity)
     values = {}
     for sort in sorting:
-        value = find_nested_value(last_object, sort.field, MISSING)
+        # Found as the backends find it, dotted keys included.
+        value = find_value(last_object, sort.field)
         if value is not MISSING:
             values[sort.field] = value
     token = {"last_object": values, "offset": offset, "nonce": nonce}
@@ -71,39 +87,99 @@ def build_token(
     return base64.urlsafe_b64encode(text.encode("utf-8")).decode("ascii")
 
 
-def _decode_token(token: str, sorting: list[Sort], modified_field: str) -> tuple[dict, int, str]:
-    padded = token + "=" * (-len(token) % 4)
-    info = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")).decode("utf-8"))
+def decode_token(
+    token: str, sorting: list[Sort], id_field: str, modified_field: str
+) -> tuple[dict[str, Any], int, str]:
+    """The last object's sort values, the offset and the nonce a ``_token`` holds.
+
+    Every step is linear in the token's length, which is bounded; anything a
+    server cannot have issued raises :class:`InvalidTokenError`.  Sort values
+    may be any JSON value a stored object may hold, arrays and objects included
+    (Kinto 26.5.0 refuses those, so that its pages after one sorted on an array
+    are unreachable).
+    """
+    if len(token) > MAX_TOKEN_LENGTH:
+        raise InvalidTokenError("too long")
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        text = base64.urlsafe_b64decode(padded.encode("ascii")).decode("utf-8")
+        info = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except (ValueError, UnicodeError, binascii.Error, RecursionError) as error:
+        raise InvalidTokenError("not base64 JSON") from error
+    _check_json(info)
     if not isinstance(info, dict):
-        raise ValueError("not an object")
-    last_object, offset, nonce = info["last_object"], info["offset"], info["nonce"]
-    if not isinstance(last_object, dict) or not isinstance(nonce, str):
-        raise ValueError("bad types")
-    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-        raise ValueError("bad offset")
+        raise InvalidTokenError("not an object")
+    last_object, offset, nonce = (info.get(key) for key in ("last_object", "offset", "nonce"))
+    if not isinstance(last_object, dict):
+        raise InvalidTokenError("bad last_object")
+    if not isinstance(nonce, str) or not NONCE_RE.fullmatch(nonce):
+        raise InvalidTokenError("bad nonce")
+    if not is_valid_timestamp(offset):  # a non-negative 64-bit integer, as a timestamp
+        raise InvalidTokenError("bad offset")
     for sort in sorting:
         value = last_object.get(sort.field, MISSING)
-        if sort.field == modified_field:
-            if not is_valid_timestamp(value):
-                raise ValueError("bad timestamp")
-        elif value is not MISSING and (
-            isinstance(value, dict | list) or has_null_character(value)
-        ):
-            raise ValueError("bad value")
+        # Stored objects always have an id (a string) and a timestamp.
+        if sort.field == modified_field and not is_valid_timestamp(value):
+            raise InvalidTokenError("bad timestamp")
+        if sort.field == id_field and not isinstance(value, str):
+            raise InvalidTokenError("bad id")
     return last_object, offset, nonce
 
 
+def _check_json(value: Any) -> None:
+    """Refuse what no stored object holds: nesting beyond :data:`MAX_TOKEN_DEPTH`,
+    NUL characters and unpaired surrogates (as request bodies, see
+    :mod:`.body`).  Iterative, so that no depth can exhaust the stack."""
+    stack = [(value, 1)]
+    while stack:
+        current, depth = stack.pop()
+        if depth > MAX_TOKEN_DEPTH:
+            raise InvalidTokenError("nested too deeply")
+        if isinstance(current, dict):
+            for key, child in current.items():
+                _check_text(key)
+                stack.append((child, depth + 1))
+        elif isinstance(current, list):
+            stack.extend((child, depth + 1) for child in current)
+        elif isinstance(current, str):
+            _check_text(current)
+
+
+def _check_text(text: str) -> None:
+    if "\x00" in text:
+        raise InvalidTokenError("NUL character")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise InvalidTokenError("unpaired surrogate") from error
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} overflows")
+    return value
+
+
 def rules_from_token(
-    request: Request, token: str | None, sorting: list[Sort], modified_field: str
+    request: Request,
+    token: str | None,
+    sorting: list[Sort],
+    modified_field: str,
+    id_field: str = DEFAULT_ID_FIELD,
 ) -> tuple[list[list[Filter]], int]:
     """The pagination rules and offset a ``_token`` stands for (400 if tampered)."""
     if not token:
         return [], 0
     error = None
     try:
-        last_object, offset, nonce = _decode_token(token, sorting, modified_field)
-    except (ValueError, KeyError, TypeError, UnicodeError, binascii.Error):
-        error = "_token has invalid content"
+        last_object, offset, nonce = decode_token(token, sorting, id_field, modified_field)
+    except InvalidTokenError:
+        error = INVALID_TOKEN
     else:
         if request.method == "DELETE" and request.registry.cache.delete(nonce) is None:
             error = "_token was already used or has expired."

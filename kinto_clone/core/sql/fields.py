@@ -23,6 +23,7 @@ SQLite has no ordered JSON type: a field is compared by its type rank
 from __future__ import annotations
 
 import json
+import math
 import operator
 import struct
 from collections.abc import Callable, Sequence
@@ -38,6 +39,7 @@ __all__ = [
     "MAX_RESOLVED_SEGMENTS",
     "PostgreSQLFields",
     "SQLiteFields",
+    "field_rank",
     "jsonb_key",
     "like_pattern",
     "rank_of",
@@ -48,8 +50,9 @@ __all__ = [
 
 MAX_RESOLVED_SEGMENTS = 4
 
-# Ranks of the JSON types in jsonb order; an absent field comes last.
-NULL, STRING, NUMBER, BOOLEAN, ARRAY_RANK, OBJECT, ABSENT = range(7)
+# Ranks of the JSON types in jsonb order; an absent field comes last.  A field
+# holding an empty array sorts first, as in PostgreSQL (see :func:`field_rank`).
+EMPTY_ARRAY, NULL, STRING, NUMBER, BOOLEAN, ARRAY_RANK, OBJECT, ABSENT = range(-1, 7)
 
 Condition = ColumnElement[bool]
 
@@ -80,6 +83,14 @@ def rank_of(value: Any) -> int:
     if isinstance(value, dict):
         return OBJECT
     raise TypeError(f"{value!r} is not a JSON value")
+
+
+def field_rank(value: Any) -> int:
+    """:func:`rank_of` a whole field's value: ``jsonb`` puts an empty array
+    before ``null`` "for historical reasons", but only at the top level."""
+    if isinstance(value, list | tuple) and not value:
+        return EMPTY_ARRAY
+    return rank_of(value)
 
 
 def like_pattern(value: Any) -> str:
@@ -238,7 +249,10 @@ class _SQLiteField:
     def __init__(self, document: ColumnElement[Any], path: ColumnElement[str]) -> None:
         self.type = sa.func.json_type(document, path)
         self.value = sa.func.json_extract(document, path)
-        self.rank = sa.case(_SQLITE_RANKS, value=self.type, else_=ABSENT)
+        type_rank = sa.case(_SQLITE_RANKS, value=self.type, else_=ABSENT)
+        # ``json_extract`` gives arrays as minified JSON text.
+        empty = sa.and_(self.type == "array", self.value == "[]")
+        self.rank = sa.case((empty, EMPTY_ARRAY), else_=type_rank)
 
     def comparable(self, rank: int, value: Any) -> tuple[ColumnElement[Any], Any]:
         """The SQL and Python sides to compare, between values of the same rank."""
@@ -248,6 +262,8 @@ class _SQLiteField:
             )
         if rank == BOOLEAN:
             return self.value, int(value)
+        if rank == NUMBER:
+            return self.value, as_sqlite_number(value)
         return self.value, value
 
 
@@ -346,12 +362,13 @@ def _exists(document: ColumnElement[Any], path: str) -> Condition:
 
 def _compare(field: _SQLiteField, op: COMPARISON, value: Any) -> Condition:
     """``field <op> value`` in jsonb order: by type rank first, then by value."""
-    rank = rank_of(value)
+    rank = field_rank(value)
     if value is MISSING:
         return _missing_condition(op, field.type.is_not(None), field.type.is_(None))
     compare = ORDERINGS[op]
-    if rank == NULL:
-        return compare(field.rank, NULL)
+    if rank in (NULL, EMPTY_ARRAY):
+        # Types holding a single value.
+        return compare(field.rank, rank)
     left, right = field.comparable(rank, value)
     same = compare(left, right)
     if op is COMPARISON.EQ:
@@ -373,7 +390,20 @@ def _element_equals(kind: ColumnElement[str], value: ColumnElement[Any], item: A
     if rank >= ARRAY_RANK:
         key = sa.literal(jsonb_key(item), sa.LargeBinary)
         return sa.and_(types, sa.func.kinto_jsonb_key(value) == key)
+    if rank == NUMBER:
+        item = as_sqlite_number(item)
     return sa.and_(types, value == item)
+
+
+def as_sqlite_number(value: int | float) -> int | float:
+    """``value`` as SQLite's JSON functions read it: an integer beyond 64 bits is
+    a real (an infinite one beyond the doubles), as SQLite cannot bind it."""
+    if isinstance(value, int) and not -(2**63) <= value < 2**63:
+        try:
+            return float(value)
+        except OverflowError:
+            return math.inf if value > 0 else -math.inf
+    return value
 
 
 def _sqlite_text(field: _SQLiteField) -> ColumnElement[str]:
@@ -398,29 +428,33 @@ def jsonb_key(value: Any) -> bytes:
     """Bytes ordered like ``value`` in jsonb order (``kinto_jsonb_key()`` in SQLite).
 
     Arrays compare by length, then element by element; objects by number of
-    keys, then by pairs sorted by key length and key.  Numbers are encoded as
-    IEEE doubles, so integers beyond 2**53 lose precision.
+    keys, then key, value, key, value... in ``jsonb``'s storage order (shorter
+    keys first), keys compared as strings.  Numbers are encoded as IEEE
+    doubles, so integers beyond 2**53 lose precision.
     """
     rank = rank_of(value)
     head = bytes([rank])
     if rank == NULL:
         return head
     if rank == STRING:
-        return head + value.encode().replace(b"\x00", b"\x00\xff") + b"\x00\x00"
+        return head + _string_key(value)
     if rank == BOOLEAN:
         return head + (b"\x01" if value else b"\x00")
     if rank == NUMBER:
-        (bits,) = struct.unpack(">Q", struct.pack(">d", float(value)))
+        (bits,) = struct.unpack(">Q", struct.pack(">d", float(as_sqlite_number(value))))
         bits = bits ^ 0xFFFFFFFFFFFFFFFF if bits >> 63 else bits | 1 << 63
         return head + struct.pack(">Q", bits)
     if rank == ARRAY_RANK:
         return head + struct.pack(">I", len(value)) + b"".join(jsonb_key(v) for v in value)
     pairs = sorted(value.items(), key=lambda pair: (len(pair[0].encode()), pair[0]))
-    encoded = b"".join(
-        struct.pack(">I", len(key.encode())) + key.encode() + jsonb_key(item)
-        for key, item in pairs
-    )
+    encoded = b"".join(_string_key(key) + jsonb_key(item) for key, item in pairs)
     return head + struct.pack(">I", len(value)) + encoded
+
+
+def _string_key(text: str) -> bytes:
+    """Bytes ordered as the strings: UTF-8 (code point order), terminated so
+    that no key is a prefix of another."""
+    return text.encode().replace(b"\x00", b"\x00\xff") + b"\x00\x00"
 
 
 def sqlite_jsonb_key(text: Any) -> bytes | None:

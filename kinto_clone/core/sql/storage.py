@@ -117,6 +117,12 @@ class SQLStorage(StorageBase):
     def resource_timestamp(self, resource_name: str, parent_id: str) -> int:
         group = (resource_name, parent_id)
         with self._session() as participant:
+            if "*" in parent_id:
+                # Every group listed with this pattern: a wildcard list (accounts
+                # of an admin) changes with any of them.
+                newest = self._timestamps.newest(participant, resource_name, parent_id)
+                if newest is not None:
+                    return newest
             current = self._timestamps.current(participant, group)
             if current is not None:
                 return current

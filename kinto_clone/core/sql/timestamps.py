@@ -155,9 +155,7 @@ class GroupTimestamps:
     def current(self, participant: SQLParticipant, group: Group) -> int | None:
         """The group's timestamp, or ``None`` for a group never written.
 
-        ``parent_id`` is literal here, ``*`` included, as in the memory backend
-        and Kinto: listing with a wildcard parent (accounts of an admin) has
-        the timestamp of the group named ``*``.
+        ``parent_id`` is literal here, ``*`` included (see :meth:`newest`).
         """
         memo = self._memo(participant)
         if group in memo:
@@ -168,6 +166,19 @@ class GroupTimestamps:
         if current is not None and participant.holds(lock_name(group)):
             self._memo(participant)[group] = current
         return current
+
+    def newest(self, participant: SQLParticipant, resource_name: str, pattern: str) -> int | None:
+        """The newest timestamp of the groups whose parent matches ``pattern``
+        (``*`` matching any text), ``None`` if there is none.
+
+        A group holding objects always has its row, so that the ``timestamps``
+        table alone answers.
+        """
+        query = sa.select(sa.func.max(timestamps.c.last_modified)).where(
+            group_condition(timestamps, resource_name, pattern)
+        )
+        newest: int | None = participant.execute(query).scalar()
+        return newest
 
     def current_of_groups(
         self, participant: SQLParticipant, groups: list[Group]

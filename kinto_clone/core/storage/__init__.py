@@ -164,7 +164,12 @@ class StorageBase:
     def resource_timestamp(self, resource_name: str, parent_id: str) -> int:
         """Current timestamp of the group, tombstones included.
 
-        An empty group gets one on first read and keeps it afterwards.
+        An empty group gets one on first read and keeps it afterwards.  With a
+        ``*`` in ``parent_id`` it is the newest timestamp of the groups listed
+        with that pattern (or, with none, of the group literally named so):
+        Kinto only reads the literal group, whose timestamp then stays behind
+        the objects written since, which lists cut at their ETag (accounts
+        of an administrator) would miss.
         """
         raise NotImplementedError
 

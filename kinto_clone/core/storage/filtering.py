@@ -8,8 +8,10 @@ whichever backend runs:
 * Values of different JSON types never raise when compared: they are ordered
   ``null < string < number < boolean < array < object``, PostgreSQL's ``jsonb``
   order, which Kinto's memory backend emulates too.  Arrays compare by length
-  first, then element by element; objects by number of keys, then key/value pair
-  by pair (keys shorter first, then by code point), again as ``jsonb`` does.
+  first, then element by element; objects by number of keys, then key, value,
+  key, value... with keys taken shorter first (``jsonb``'s storage order) but
+  compared as strings, again as ``jsonb`` does.  Like ``jsonb``, an empty array
+  sorts before ``null`` (not inside another array or object).
   Strings compare by code point, where PostgreSQL would use the database collation.
 * An absent field (:data:`~kinto_clone.core.storage.MISSING`) is greater than
   every value, like SQL ``NULL`` under ``NULLS LAST``: ``gt``/``min`` filters
@@ -50,7 +52,7 @@ Predicate = Callable[[Object], bool]
 T = TypeVar("T")
 
 # Ranks of the JSON types in PostgreSQL's jsonb order; an absent field comes last.
-_NULL, _STRING, _NUMBER, _BOOLEAN, _ARRAY, _OBJECT, _ABSENT = range(7)
+_EMPTY_ARRAY, _NULL, _STRING, _NUMBER, _BOOLEAN, _ARRAY, _OBJECT, _ABSENT = range(-1, 7)
 
 # Comparisons bounding a field from below / above, and whether they include the value.
 _LOWER_BOUNDS = {COMPARISON.EQ: True, COMPARISON.GT: False, COMPARISON.MIN: True}
@@ -89,6 +91,14 @@ def order_key(value: Any) -> tuple:
     Equal keys mean equal JSON values (``1 == 1.0`` but ``1 != true``), so the
     key also serves for equality and membership tests.
     """
+    if isinstance(value, list | tuple) and not value:
+        # PostgreSQL puts an empty array before null, "for historical reasons",
+        # but only at the top: ``[[]]`` is an array like ``[[1]]``.
+        return (_EMPTY_ARRAY,)
+    return _nested_order_key(value)
+
+
+def _nested_order_key(value: Any) -> tuple:
     if value is MISSING:
         return (_ABSENT,)
     if value is None:
@@ -100,10 +110,12 @@ def order_key(value: Any) -> tuple:
     if isinstance(value, str):
         return (_STRING, value)
     if isinstance(value, list | tuple):
-        return (_ARRAY, len(value), tuple(order_key(item) for item in value))
+        return (_ARRAY, len(value), tuple(_nested_order_key(item) for item in value))
     if isinstance(value, dict):
+        # Pairs in jsonb's storage order (shorter keys first), then compared
+        # key, value, key, value... (keys as strings, not by length).
         pairs = sorted(value.items(), key=lambda pair: (len(pair[0].encode()), pair[0]))
-        keyed = tuple((len(key.encode()), key, order_key(item)) for key, item in pairs)
+        keyed = tuple((key, _nested_order_key(item)) for key, item in pairs)
         return (_OBJECT, len(value), keyed)
     raise TypeError(f"{value!r} is not a JSON value")
 

@@ -259,6 +259,12 @@ class MemoryStorage(StorageBase):
     def resource_timestamp(self, resource_name: str, parent_id: str) -> int:
         key = (resource_name, parent_id)
         with self._lock:
+            if "*" in parent_id:
+                # Every group listed with this pattern: a wildcard list (accounts
+                # of an admin) changes with any of them.
+                matching = _matching_keys(self._timestamps, resource_name, parent_id)
+                if matching:
+                    return max(self._timestamps[group] for group in matching)
             existing = self._timestamps.get(key)
         if existing is not None:
             return existing

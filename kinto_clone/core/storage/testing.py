@@ -37,6 +37,7 @@ from kinto_clone.core.storage import (
     UnicityError,
     generators,
 )
+from kinto_clone.core.storage.filtering import compile_filters
 
 __all__ = ["StorageContract"]
 
@@ -101,8 +102,12 @@ def now_msec() -> int:
 
 
 def mixed_values() -> list[Object]:
-    """One object per kind of JSON value in ``v``, in jsonb order, then one without."""
+    """One object per kind of JSON value in ``v``, in jsonb order, then one without.
+
+    As in PostgreSQL, an empty array comes first, before ``null``.
+    """
     return [
+        {"name": "empty_list", "v": []},
         {"name": "null", "v": None},
         {"name": "empty", "v": ""},
         {"name": "str_a", "v": "a"},
@@ -145,8 +150,14 @@ MIXED_FILTER_CASES = [
     pytest.param(COMPARISON.EQ, {"k": 1}, {"object"}, id="eq-object"),
     pytest.param(COMPARISON.NOT, 1, _all_but("one"), id="not-includes-missing"),
     pytest.param(COMPARISON.NOT, None, _all_but("null"), id="not-null"),
-    pytest.param(COMPARISON.LT, "", {"null"}, id="lt-empty-string"),
-    pytest.param(COMPARISON.LT, "b", {"null", "empty", "str_a"}, id="lt-string"),
+    pytest.param(COMPARISON.LT, "", {"empty_list", "null"}, id="lt-empty-string"),
+    pytest.param(COMPARISON.LT, "b", _up_to("str_a"), id="lt-string"),
+    pytest.param(COMPARISON.EQ, [], {"empty_list"}, id="eq-empty-array"),
+    pytest.param(COMPARISON.LT, None, {"empty_list"}, id="lt-null-empty-array"),
+    pytest.param(COMPARISON.GT, [], _all_but("empty_list"), id="gt-empty-array"),
+    pytest.param(COMPARISON.MAX, [], {"empty_list"}, id="max-empty-array"),
+    pytest.param(COMPARISON.NOT, [], _all_but("empty_list"), id="not-empty-array"),
+    pytest.param(COMPARISON.IN, [[], None], {"empty_list", "null"}, id="in-empty-array"),
     pytest.param(COMPARISON.MAX, 0, _up_to("zero"), id="max-number"),
     pytest.param(COMPARISON.GT, 1, _from("float"), id="gt-number-includes-missing"),
     pytest.param(COMPARISON.MIN, 1, _from("one"), id="min-number-includes-missing"),
@@ -168,6 +179,59 @@ MIXED_FILTER_CASES = [
     pytest.param(COMPARISON.GT, MISSING, set(), id="gt-missing"),
     pytest.param(COMPARISON.MIN, MISSING, {"missing"}, id="min-missing"),
 ]
+
+# Objects of one resource spread over parents, as accounts are (one parent
+# each) or records listed across collections: ``(parent_id, object)``.
+SPREAD = [
+    ("/p/a", {"id": "alice", "name": "a1", "v": 1, "s": "Foo", "tags": ["x", "y"]}),
+    ("/p/a", {"id": "bob", "name": "b1", "v": "b", "tags": ["y"]}),
+    ("/p/b", {"id": "alice", "name": "a2", "v": 2, "s": "bar", "tags": []}),
+    ("/p/b", {"id": "carol", "name": "c2", "v": None, "s": "foobar"}),
+    ("/q/c", {"id": "dave", "name": "d3", "v": [1], "s": "baz", "tags": ["x"]}),
+]
+# A timestamp in the filter value: that of the third object of SPREAD.
+MIDDLE_STAMP = "<last_modified of a2>"
+
+# Every filter kind, on a data field and on the id and timestamp columns, with
+# the names it selects among the live objects of SPREAD (``None``: depends on
+# the timestamps the backend gave).
+SPREAD_FILTER_CASES = [
+    pytest.param("v", COMPARISON.EQ, 1, {"a1"}, id="eq"),
+    pytest.param("v", COMPARISON.EQ, [1], {"d3"}, id="eq-array"),
+    pytest.param("v", COMPARISON.IN, [1, "b"], {"a1", "b1"}, id="in"),
+    pytest.param("v", COMPARISON.NOT, 1, {"b1", "a2", "c2", "d3"}, id="not"),
+    pytest.param("v", COMPARISON.EXCLUDE, [1, None], {"b1", "a2", "d3"}, id="exclude"),
+    pytest.param("s", COMPARISON.LIKE, "foo", {"a1", "c2"}, id="like"),
+    pytest.param("tags", COMPARISON.HAS, True, {"a1", "b1", "a2", "d3"}, id="has"),
+    pytest.param("tags", COMPARISON.HAS, False, {"c2"}, id="has-not"),
+    pytest.param("v", COMPARISON.LT, 2, {"a1", "b1", "c2"}, id="lt"),
+    pytest.param("v", COMPARISON.GT, 1, {"a2", "d3"}, id="gt"),
+    pytest.param("v", COMPARISON.MIN, 1, {"a1", "a2", "d3"}, id="min"),
+    pytest.param("v", COMPARISON.MAX, "b", {"b1", "c2"}, id="max"),
+    pytest.param("tags", COMPARISON.CONTAINS, ["x"], {"a1", "d3"}, id="contains"),
+    pytest.param("tags", COMPARISON.CONTAINS_ANY, ["y", "z"], {"a1", "b1"}, id="contains-any"),
+    pytest.param("id", COMPARISON.EQ, "alice", {"a1", "a2"}, id="id-eq"),
+    pytest.param("id", COMPARISON.EQ, 42, set(), id="id-eq-number"),
+    pytest.param("id", COMPARISON.IN, ["alice", "dave"], {"a1", "a2", "d3"}, id="id-in"),
+    pytest.param("id", COMPARISON.NOT, "alice", {"b1", "c2", "d3"}, id="id-not"),
+    pytest.param("id", COMPARISON.EXCLUDE, ["alice", "bob"], {"c2", "d3"}, id="id-exclude"),
+    pytest.param("id", COMPARISON.LIKE, "a*", {"a1", "a2"}, id="id-like"),
+    pytest.param("id", COMPARISON.HAS, True, {"a1", "b1", "a2", "c2", "d3"}, id="id-has"),
+    pytest.param("id", COMPARISON.LT, "bob", {"a1", "a2"}, id="id-lt"),
+    pytest.param("id", COMPARISON.GT, "bob", {"c2", "d3"}, id="id-gt"),
+    pytest.param("id", COMPARISON.MIN, "carol", {"c2", "d3"}, id="id-min"),
+    pytest.param("id", COMPARISON.MAX, "bob", {"a1", "b1", "a2"}, id="id-max"),
+    pytest.param("last_modified", COMPARISON.EQ, MIDDLE_STAMP, None, id="stamp-eq"),
+    pytest.param("last_modified", COMPARISON.IN, [MIDDLE_STAMP], None, id="stamp-in"),
+    pytest.param("last_modified", COMPARISON.NOT, MIDDLE_STAMP, None, id="stamp-not"),
+    pytest.param("last_modified", COMPARISON.EXCLUDE, [MIDDLE_STAMP], None, id="stamp-exclude"),
+    pytest.param("last_modified", COMPARISON.LT, MIDDLE_STAMP, None, id="stamp-lt"),
+    pytest.param("last_modified", COMPARISON.GT, MIDDLE_STAMP, None, id="stamp-gt"),
+    pytest.param("last_modified", COMPARISON.MIN, MIDDLE_STAMP, None, id="stamp-min"),
+    pytest.param("last_modified", COMPARISON.MAX, MIDDLE_STAMP, None, id="stamp-max"),
+    pytest.param("last_modified", COMPARISON.HAS, True, None, id="stamp-has"),
+]
+
 
 LIKE_CASES = [
     pytest.param("FoO", {"foo", "aafooll", "FOOBAR"}, id="implicit-wildcards-any-case"),
@@ -619,6 +683,37 @@ class StorageContract:
         create(storage)
         assert storage.all_resources_timestamps("unknown") == {}
 
+    def test_pattern_timestamp_is_the_newest_of_its_groups(self, storage):
+        create(storage, parent_id="/p/a")
+        newest = create(storage, parent_id="/p/b")
+        create(storage, parent_id="/q/c", resource_name="other")
+        assert timestamp(storage, parent_id="/p/*") == newest["last_modified"]
+        assert timestamp(storage, parent_id="*") == newest["last_modified"]
+        tombstone = create_and_delete(storage, parent_id="/p/a")
+        assert timestamp(storage, parent_id="*") == tombstone["last_modified"]
+
+    def test_pattern_timestamp_follows_writes_after_its_first_read(self, storage):
+        """An administrator lists accounts (one parent each), then someone signs
+        up: the list, cut at its timestamp (its ETag), must show them."""
+        before = timestamp(storage, parent_id="*")
+        assert timestamp(storage, parent_id="*") == before
+        created = [create(storage, parent_id=f"/{name}") for name in ("alice", "bob")]
+        current = timestamp(storage, parent_id="*")
+        assert current == created[-1]["last_modified"] >= before
+        up_to_etag = [Filter("last_modified", current, COMPARISON.MAX)]
+        listed = list_all(storage, parent_id="*", filters=up_to_etag)
+        assert sorted(obj["id"] for obj in listed) == sorted(obj["id"] for obj in created)
+
+    def test_pattern_timestamp_ignores_other_groups(self, storage):
+        first = create(storage, parent_id="/p/a")
+        create(storage, parent_id="/q/c")
+        create(storage, parent_id="/p/b", resource_name="other")
+        assert timestamp(storage, parent_id="/p/*") == first["last_modified"]
+
+    def test_pattern_timestamp_without_groups_is_stable(self, storage):
+        empty = timestamp(storage, parent_id="/nothing/*")
+        assert timestamp(storage, parent_id="/nothing/*") == empty
+
     # List
 
     def test_list_all_returns_live_objects(self, storage):
@@ -690,6 +785,43 @@ class StorageContract:
 
     def test_list_all_unknown_group_is_empty(self, storage):
         assert list_all(storage, parent_id="/nothing", include_deleted=True) == []
+
+    # Filters on several parents at once (``*`` patterns)
+
+    @staticmethod
+    def spread_over_parents(storage: StorageBase) -> dict[str, Object]:
+        """:data:`SPREAD` stored, and a tombstone in ``/q/c``, by name."""
+        stored = {obj["name"]: create(storage, obj, parent_id=parent) for parent, obj in SPREAD}
+        create_and_delete(storage, {"id": "erin"}, parent_id="/q/c")
+        return stored
+
+    @pytest.mark.parametrize("pattern", ["*", "/p/*"])
+    @pytest.mark.parametrize(("field", "operator", "value", "expected"), SPREAD_FILTER_CASES)
+    def test_every_filter_kind_across_parents(
+        self, storage, pattern, field, operator, value, expected
+    ):
+        stored = self.spread_over_parents(storage)
+        middle = stored["a2"]["last_modified"]
+        if value == MIDDLE_STAMP or value == [MIDDLE_STAMP]:
+            value = [middle] if isinstance(value, list) else middle
+        one = Filter(field, value, operator)
+        if expected is None:
+            expected = {name for name, obj in stored.items() if compile_filters([one])(obj)}
+        parents = {"*": ["/p/a", "/p/b", "/q/c"], "/p/*": ["/p/a", "/p/b"]}[pattern]
+        expected = expected & {obj["name"] for parent, obj in SPREAD if parent in parents}
+        found = list_all(storage, parent_id=pattern, filters=[one])
+        assert names(found) == expected
+        assert len(found) == len(expected)
+        assert count_all(storage, parent_id=pattern, filters=[one]) == len(expected)
+        # Tombstones too: the pattern gives what its parents give one by one.
+        with_tombstones = list_all(storage, parent_id=pattern, filters=[one], include_deleted=True)
+        one_by_one = [
+            obj
+            for parent in parents
+            for obj in list_all(storage, parent_id=parent, filters=[one], include_deleted=True)
+        ]
+        key = lambda obj: (obj["id"], obj["last_modified"])  # noqa: E731
+        assert sorted(map(key, with_tombstones)) == sorted(map(key, one_by_one))
 
     # Filters
 
@@ -1021,6 +1153,30 @@ class StorageContract:
             create(storage, {"v": value})
         listed = list_all(storage, sorting=[Sort("v", 1)])
         assert [o["v"] for o in listed] == [[2], [1, 2], [1, 3], [1, 2, 0]]
+
+    def test_sort_objects_by_size_then_pairs_in_jsonb_order(self, storage):
+        """Keys are taken shorter first (``jsonb``'s storage order), but compared
+        as strings: ``{"aa": 1} < {"b": 1}``, ``{"b": 1, "d": 1} < {"c": 1, "aa": 1}``."""
+        values = [{"c": 1, "aa": 1}, {"b": 1}, {"b": 2}, {"aa": 1}, {"b": 1, "d": 1}, {}]
+        for value in values:
+            create(storage, {"v": value})
+        listed = list_all(storage, sorting=[Sort("v", 1)])
+        assert [o["v"] for o in listed] == [
+            {},
+            {"aa": 1},
+            {"b": 1},
+            {"b": 2},
+            {"b": 1, "d": 1},
+            {"c": 1, "aa": 1},
+        ]
+
+    def test_only_a_top_level_empty_array_sorts_first(self, storage):
+        for value in [[[]], [None], None, [], "a"]:
+            create(storage, {"v": value})
+        listed = list_all(storage, sorting=[Sort("v", 1)])
+        assert [o["v"] for o in listed] == [[], None, "a", [None], [[]]]
+        found = list_all(storage, filters=[Filter("v", [[]], COMPARISON.GT)])
+        assert found == []
 
     def test_sort_tombstones_by_last_modified(self, storage):
         first = create_and_delete(storage)

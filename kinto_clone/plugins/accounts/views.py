@@ -32,6 +32,7 @@ from kinto_clone.core.errors import raise_invalid
 from kinto_clone.core.events import ACTIONS
 from kinto_clone.core.resource import ObjectSchema, Resource
 from kinto_clone.core.resource.querystring import ListQuery
+from kinto_clone.core.storage import Sort
 from kinto_clone.core.storage.generators import NameGenerator
 from kinto_clone.plugins.accounts import utils
 
@@ -147,6 +148,10 @@ class Account(Resource):
                     name=field,
                     description=f"Cannot filter or sort on '{field}'",
                 )
+        if "*" in self.model.parent_id and all(sort.field != "id" for sort in query.sorting):
+            # Accounts are each in their own parent, so two of them may share a
+            # timestamp: without a last tie-breaker, pages would skip one.
+            query.sorting.append(Sort("id", -1))
         return query
 
     # Every answer goes through here: no hash ever leaves the server.
