@@ -61,6 +61,7 @@ def includeme(config: Configurator) -> None:
 
     config.add_directive("add_api_capability", add_api_capability)
     config.add_directive("add_heartbeat", add_heartbeat)
+    config.include("kinto_clone.core.metrics")
     config.include("cornice")
     # Cornice registers its own exception views; commit them so ours override.
     config.commit()
@@ -73,6 +74,8 @@ def includeme(config: Configurator) -> None:
     config.include("kinto_clone.core.events")
     config.add_tween("kinto_clone.core.tweens.transaction_tween_factory")
     config.add_tween("kinto_clone.core.tweens.end_of_service_tween_factory")
+    config.include("kinto_clone.core.request_metrics")
+    config.include("kinto_clone.core.logs")
     config.add_subscriber(ResponseHeaders(settings), NewRequest)
     config.include("kinto_clone.core.redirects")
     config.include("kinto_clone.core.views.utility", route_prefix=registry.route_prefix)

@@ -35,6 +35,9 @@ KINTO_ALIASES: dict[str, str] = {
     "kinto.plugins.history": "kinto_clone.plugins.history",
     "kinto.plugins.flush": "kinto_clone.plugins.flush",
     "kinto.plugins.admin": "kinto_clone.plugins.admin",
+    "kinto.plugins.prometheus": "kinto_clone.plugins.prometheus",
+    "kinto.plugins.statsd": "kinto_clone.plugins.statsd",
+    "kinto.core.statsd": "kinto_clone.plugins.statsd",
 }
 
 _resolver = DottedNameResolver()
