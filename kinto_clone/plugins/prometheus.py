@@ -35,7 +35,7 @@ MULTIPROCESS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def metric_name(key: str) -> str:
-    """Kinto's dotted keys as Prometheus names: ``backend.cache.seconds`` -> ``backend_cache_seconds``."""
+    """Dotted keys as Prometheus names: ``backend.cache.seconds`` -> ``backend_cache_seconds``."""
     return key.replace("-", "_").replace(".", "_").replace(" ", "_")
 
 
