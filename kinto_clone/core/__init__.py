@@ -54,6 +54,7 @@ def includeme(config: Configurator) -> None:
     config.add_settings(settings)
     registry.project_version = _project_version(settings)
     registry.http_api_version = HTTP_API_VERSION
+    config.include("kinto_clone.core.sentry")
     registry.api_capabilities = {}
     registry.heartbeats = {}
     registry.hello_user_hooks = []
