@@ -14,7 +14,7 @@ from typing import Any
 from pyramid.config import Configurator
 from pyramid.events import NewRequest
 
-from kinto_clone.core import backends, requests
+from kinto_clone.core import backends, requests, unsupported_settings
 from kinto_clone.core.id_generators import setup_id_generators
 from kinto_clone.core.settings import load_settings
 from kinto_clone.core.tweens import ResponseHeaders
@@ -50,6 +50,7 @@ def includeme(config: Configurator) -> None:
     registry = config.registry
     registry.raw_settings = dict(config.get_settings())
     registry.route_prefix = "v1"
+    unsupported_settings.check(registry.raw_settings)
     settings = load_settings(registry.raw_settings)
     config.add_settings(settings)
     registry.project_version = _project_version(settings)
