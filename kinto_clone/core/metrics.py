@@ -39,7 +39,12 @@ class Timer(Protocol):
 
 
 class MetricsService(Protocol):
-    """Kinto's ``IMetricsService``: one destination of measurements."""
+    """Kinto's ``IMetricsService``: one destination of measurements.
+
+    A service may also have ``start_batch()`` and ``flush()``: the request tween
+    then calls them around each request, so that it can send what was measured
+    during the request at once (StatsD: one UDP packet rather than one per value).
+    """
 
     def timer(self, key: str, value: float | None = None, labels: Labels = ()) -> Any:
         """Record ``value`` seconds under ``key``, or return a :class:`Timer` to time code."""
@@ -52,16 +57,17 @@ class MetricsService(Protocol):
 
 
 class FunctionTimer:
-    """A :class:`Timer` calling ``record(seconds)``: backends build theirs on it."""
+    """A :class:`Timer` calling ``record(seconds)``: services build theirs on it,
+    and :class:`FanOutMetrics` calls the ``record`` of each directly."""
 
-    __slots__ = ("_record", "_started")
+    __slots__ = ("_started", "record")
 
     def __init__(self, record: Callable[[float], Any]) -> None:
-        self._record = record
+        self.record = record
         self._started = 0.0
 
     def __call__(self, function: Callable[..., Any]) -> Callable[..., Any]:
-        record = self._record
+        record = self.record
 
         @functools.wraps(function)
         def timed(*args: Any, **kwargs: Any) -> Any:
@@ -78,7 +84,7 @@ class FunctionTimer:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self._record(perf_counter() - self._started)
+        self.record(perf_counter() - self._started)
 
 
 class NoOpMetrics:
@@ -107,8 +113,21 @@ class FanOutMetrics:
             return None
         if len(self.services) == 1:
             return self.services[0].timer(key, labels=labels)
-        # One clock for all: each service records the same duration.
-        return FunctionTimer(functools.partial(self.timer, key, labels=labels))
+        # One clock for all: each service records the same duration, through its
+        # own timer's recorder when it has one (resolved once, here).
+        records = []
+        for service in self.services:
+            timer = service.timer(key, labels=labels)
+            if isinstance(timer, FunctionTimer):
+                records.append(timer.record)
+            else:
+                records.append(functools.partial(service.timer, key, labels=labels))
+
+        def record(seconds: float) -> None:
+            for record_one in records:
+                record_one(seconds)
+
+        return FunctionTimer(record)
 
     def observe(self, key: str, value: float, labels: Labels = ()) -> None:
         for service in self.services:
@@ -121,9 +140,12 @@ class FanOutMetrics:
 
 def add_metrics_service(config: Configurator, service: MetricsService) -> None:
     """Directive: send measurements to ``service`` too (plugins call it in includeme)."""
-    services = config.registry.metrics_services
+    registry = config.registry
+    services = registry.metrics_services
     services.append(service)
-    config.registry.metrics = services[0] if len(services) == 1 else FanOutMetrics(services)
+    registry.metrics = services[0] if len(services) == 1 else FanOutMetrics(services)
+    if hasattr(service, "start_batch") and hasattr(service, "flush"):
+        registry.metrics_batches.append(service)
 
 
 def metrics_enabled(registry: Registry) -> bool:
@@ -168,5 +190,6 @@ def listener_with_timer(registry: Registry, key: str, listener: Callable[..., An
 
 def includeme(config: Configurator) -> None:
     config.registry.metrics_services = []
+    config.registry.metrics_batches = []
     config.registry.metrics = NoOpMetrics()
     config.add_directive("add_metrics_service", add_metrics_service)

@@ -83,8 +83,18 @@ def request_metrics_tween_factory(handler: Handler, registry: Registry) -> Handl
     metrics = registry.metrics
     fields = aslist(registry.settings["metrics_matchdict_fields"])
     resource_names = _resource_names(registry)
+    batches = tuple(registry.metrics_batches)
 
     def request_metrics_tween(request: Request) -> Response:
+        for service in batches:
+            service.start_batch()
+        try:
+            return observed(request)
+        finally:
+            for service in batches:
+                service.flush()
+
+    def observed(request: Request) -> Response:
         started = perf_counter()
         response = handler(request)
         duration = perf_counter() - started

@@ -14,7 +14,8 @@ default); a setting written in an ini is never ignored here.
 
 from __future__ import annotations
 
-from datetime import timedelta
+import functools
+import threading
 from typing import Any
 from urllib.parse import urlparse
 
@@ -23,9 +24,12 @@ from pyramid.config import Configurator
 from pyramid.exceptions import ConfigurationError
 
 from kinto_clone.core import dotted
-from kinto_clone.core.metrics import Labels, MetricsService
+from kinto_clone.core.metrics import FunctionTimer, Labels, MetricsService
 
 DEFAULT_PORT = 8125
+# Lines sent together, newline-separated, as StatsD servers accept them; below the
+# 1500-byte Ethernet MTU once IP and UDP headers are added.
+MAX_PACKET_BYTES = 1432
 
 
 def sanitize(value: Any) -> Any:
@@ -39,27 +43,54 @@ def _dotted_labels(labels: Labels) -> str:
 
 
 class StatsDService:
-    """Kinto's metrics interface over a :class:`statsd.StatsClient`."""
+    """Kinto's metrics interface over a :class:`statsd.StatsClient`.
+
+    Values measured while a request is served are kept in a per-thread pipeline
+    and sent when it ends (:meth:`start_batch`, :meth:`flush`, called by the
+    request tween), a few lines per UDP packet: one ``sendto`` per value would
+    cost more than the request.  Outside requests values are sent at once.
+    """
 
     def __init__(self, host: str, port: int, prefix: str) -> None:
-        self.client = statsd.StatsClient(host, port, prefix=prefix or None)
+        self.client = statsd.StatsClient(
+            host, port, prefix=prefix or None, maxudpsize=MAX_PACKET_BYTES
+        )
+        self._local = threading.local()
+
+    def _target(self) -> Any:
+        return getattr(self._local, "pipeline", None) or self.client
+
+    def start_batch(self) -> None:
+        depth = getattr(self._local, "depth", 0)
+        if depth == 0:
+            self._local.pipeline = self.client.pipeline()
+        self._local.depth = depth + 1
+
+    def flush(self) -> None:
+        self._local.depth -= 1
+        if self._local.depth == 0:
+            pipeline, self._local.pipeline = self._local.pipeline, None
+            pipeline.send()
+
+    def _timing(self, key: str, seconds: float) -> None:
+        self._target().timing(key, seconds * 1000)
 
     def timer(self, key: str, value: float | None = None, labels: Labels = ()) -> Any:
         if labels:
             key = f"{key}.{_dotted_labels(labels)}"
         if value is not None:
-            self.client.timing(key, timedelta(seconds=value))
+            self._timing(key, value)
             return None
-        return self.client.timer(key)
+        return FunctionTimer(functools.partial(self._timing, key))
 
     def observe(self, key: str, value: float, labels: Labels = ()) -> None:
-        self.client.gauge(key, sanitize(value))
+        self._target().gauge(key, sanitize(value))
 
     def count(self, key: str, count: int = 1, unique: Labels | None = None) -> None:
         if unique:
-            self.client.set(key, _dotted_labels(unique))
+            self._target().set(key, _dotted_labels(unique))
         else:
-            self.client.incr(key, count=count)
+            self._target().incr(key, count=count)
 
 
 def load_from_config(config: Configurator) -> MetricsService:
