@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -78,6 +79,9 @@ class PrometheusService:
         self.histogram_buckets = histogram_buckets
         self._collectors: dict[str, Any] = {}
         self._children: dict[tuple[str, tuple[str, ...]], Any] = {}
+        # Creating a collector twice would register its name twice: first uses of a
+        # key from several server threads take turns (later uses need no lock).
+        self._creating = threading.Lock()
 
     def _collector(self, kind: type, name: str, labelnames: tuple[str, ...]) -> Any:
         collector = self._collectors.get(name)
@@ -97,15 +101,18 @@ class PrometheusService:
         cache_key = (key, values)
         child = self._children.get(cache_key)
         if child is None:
-            name = metric_name(key)
-            if name in self.disabled_metrics:
-                child = _Discard()
-            else:
-                labelnames = tuple(metric_name(label) for label, _ in labels)
-                collector = self._collector(kind, self.prefix + name, labelnames)
-                child = collector.labels(*values) if labels else collector
-            self._children[cache_key] = child
+            with self._creating:
+                child = self._new_child(kind, key, labels, values)
+                self._children[cache_key] = child
         return child
+
+    def _new_child(self, kind: type, key: str, labels: Labels, values: tuple[str, ...]) -> Any:
+        name = metric_name(key)
+        if name in self.disabled_metrics:
+            return _Discard()
+        labelnames = tuple(metric_name(label) for label, _ in labels)
+        collector = self._collector(kind, self.prefix + name, labelnames)
+        return collector.labels(*values) if labels else collector
 
     def timer(self, key: str, value: float | None = None, labels: Labels = ()) -> Any:
         histogram = self._child(prometheus_client.Histogram, key, labels)

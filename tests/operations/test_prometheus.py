@@ -8,6 +8,7 @@ processes for the multiprocess mode, where two servers share
 from __future__ import annotations
 
 import base64
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import requests
 import webtest
 
 import kinto_clone
+from kinto_clone.plugins.prometheus import PrometheusService
 from tests.operations.metrics_text import samples, value
 from tests.server import StartServer
 
@@ -170,3 +172,21 @@ def test_two_processes_share_the_multiprocess_directory(
         assert value(text, "kinto_request_summary_total", endpoint="hello", status="200") == 7
         assert value(text, "kinto_request_duration_seconds_count", endpoint="hello") == 7
         assert value(text, "kinto_authentication_total", type="basicauth") == 7
+
+
+def test_first_uses_from_many_threads_create_one_collector() -> None:
+    service = PrometheusService(prometheus_client.CollectorRegistry(), "kinto")
+    barrier = threading.Barrier(8)
+
+    def measure() -> None:
+        barrier.wait()
+        for index in range(50):
+            service.count("hits", unique=[("n", str(index))])
+
+    threads = [threading.Thread(target=measure) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    text = prometheus_client.generate_latest(service.registry).decode()
+    assert value(text, "kinto_hits_total") == 8 * 50
