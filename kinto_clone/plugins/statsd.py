@@ -37,9 +37,17 @@ def sanitize(value: Any) -> Any:
     return value.replace(":", "") if isinstance(value, str) else value
 
 
-def _dotted_labels(labels: Labels) -> str:
-    """``[("method", "get"), ("endpoint", "hello")]`` -> ``method.get.endpoint.hello``."""
+@functools.lru_cache(maxsize=4096)
+def _joined_labels(labels: tuple[tuple[str, Any], ...]) -> str:
     return ".".join(f"{name}.{sanitize(value)}" for name, value in labels)
+
+
+def _dotted_labels(labels: Labels) -> str:
+    """``[("method", "get"), ("endpoint", "hello")]`` -> ``method.get.endpoint.hello``.
+
+    Requests repeat the same few label sets: the strings are kept (a bounded cache).
+    """
+    return _joined_labels(tuple(labels))
 
 
 class StatsDService:
