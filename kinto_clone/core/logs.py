@@ -48,7 +48,7 @@ class JsonLogFormatter(dockerflow_logging.MozlogFormatter):
         super().__init__(fmt, datefmt, style)
         # The class attribute is read at each record, so the project name set when
         # the application is built applies to formatters configured before it.
-        del self.logger_name
+        self.__dict__.pop("logger_name", None)
 
 
 class StreamHandlerWithRequestID(logging.StreamHandler):
