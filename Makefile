@@ -2,38 +2,44 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# Touched once the project is installed, so `make test` does not reinstall each time;
-# editing pyproject.toml (dependencies) triggers a new install.
-INSTALLED := $(VENV)/.installed
+# Stamps touched once an install is done, so targets do not reinstall each time;
+# editing pyproject.toml (dependencies) triggers a new install.  `serve` and
+# `migrate` need the runtime dependencies only; the test tools come with `test`.
+RUNTIME := $(VENV)/.installed-runtime
+TESTING := $(VENV)/.installed-test
 INI ?= config/kinto.ini
 SOURCES := kinto_clone kinto tests bench
 
 .PHONY: venv serve test lint format check migrate clean
 
-venv: $(INSTALLED)
+venv: $(RUNTIME)
 
-$(INSTALLED): pyproject.toml
+$(RUNTIME): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet -e '.[test]'
-	touch $(INSTALLED)
+	$(BIN)/pip install --quiet -e .
+	touch $(RUNTIME)
 
-serve: $(INSTALLED)
+$(TESTING): $(RUNTIME)
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(TESTING)
+
+serve: $(RUNTIME)
 	$(BIN)/kinto start --ini $(INI)
 
-test: $(INSTALLED)
+test: $(TESTING)
 	$(BIN)/pytest -n 2
 
-lint: $(INSTALLED)
+lint: $(TESTING)
 	$(BIN)/ruff check $(SOURCES)
 	$(BIN)/ruff format --check $(SOURCES)
 
-format: $(INSTALLED)
+format: $(TESTING)
 	$(BIN)/ruff check --fix $(SOURCES)
 	$(BIN)/ruff format $(SOURCES)
 
 check: lint test
 
-migrate: $(INSTALLED)
+migrate: $(RUNTIME)
 	$(BIN)/kinto migrate --ini $(INI)
 
 clean:
@@ -43,5 +49,5 @@ clean:
 # Throughput against Kinto 26.5.0 with wrk (bench/README.md), e.g.
 # make bench BENCH_ARGS="--quick --backends memory"
 .PHONY: bench
-bench: $(INSTALLED)
+bench: $(TESTING)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)

@@ -21,6 +21,8 @@ from kinto_clone.core import dotted, requests
 
 __all__ = ["main"]
 
+STATSD_PLUGIN = "kinto_clone.plugins.statsd"
+
 
 def main(global_config: dict[str, Any] | None = None, **settings: Any) -> Router:
     config = Configurator(settings=settings)
@@ -28,8 +30,13 @@ def main(global_config: dict[str, Any] | None = None, **settings: Any) -> Router
     config.include("kinto_clone.authorization")
     config.include("kinto_clone.core.authorization")
     prefix = config.registry.route_prefix
-    for plugin in config.get_settings()["includes"]:
-        config.include(dotted.canonical_name(plugin), route_prefix=prefix)
+    settings = config.get_settings()
+    plugins = [dotted.canonical_name(plugin) for plugin in settings["includes"]]
+    # Kinto's documentation turns StatsD on with ``kinto.statsd_url`` alone.
+    if settings["statsd_url"] and STATSD_PLUGIN not in plugins:
+        plugins.append(STATSD_PLUGIN)
+    for plugin in plugins:
+        config.include(plugin, route_prefix=prefix)
     config.include("kinto_clone.views", route_prefix=prefix)
     config.include("kinto_clone.views.permissions", route_prefix=prefix)
     config.include("kinto_clone.views.user_data", route_prefix=prefix)

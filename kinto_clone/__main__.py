@@ -29,6 +29,7 @@ from pyramid.settings import asbool
 from kinto_clone import configuration
 from kinto_clone.core import transaction
 from kinto_clone.core.dotted import canonical_name
+from kinto_clone.core.unsupported_settings import UnsupportedSetting
 
 logger = logging.getLogger("kinto_clone.cli")
 
@@ -409,7 +410,7 @@ def _is_for_the_operator(error: Exception) -> bool:
     imported so that ``kinto version`` or ``init`` do not pay for importing
     SQLAlchemy: when it is not loaded, no error can come from it.
     """
-    if isinstance(error, CommandError | configuration.ConfigurationError):
+    if isinstance(error, CommandError | configuration.ConfigurationError | UnsupportedSetting):
         return True
     schema = sys.modules.get(SCHEMA_MODULE)
     return schema is not None and isinstance(error, schema.SchemaError)

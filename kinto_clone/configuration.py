@@ -43,12 +43,8 @@ APP_USES = frozenset(
 )
 WAITRESS_USES = frozenset({"egg:waitress", "call:waitress:serve_paste"})
 
-# Used when an ini names a formatter or handler class that only exists in Kinto
-# (``logging_color_formatter.ColorFormatter``, ``kinto.core.JsonLogFormatter``,
-# ``kinto.core.StreamHandlerWithRequestID``): plain output beats refusing to start.
-FALLBACK_FORMATTER = "logging.Formatter"
-FALLBACK_HANDLER = "logging.StreamHandler"
-FALLBACK_FORMAT = "%(asctime)s %(levelname)s [%(name)s] %(message)s"
+# Without logging sections in the ini.
+DEFAULT_FORMAT = "%(asctime)s %(levelname)s [%(name)s] %(message)s"
 
 WSGIApp = Callable[..., Any]
 
@@ -188,39 +184,28 @@ def _is_logging_builtin(name: str) -> bool:
 def setup_logging(ini: IniFile) -> None:
     """Configure :mod:`logging` from the ini's sections, or plainly when it has none.
 
-    Formatter and handler classes that cannot be imported here are replaced by
-    plain ones, with a warning, so an ini written for Kinto still starts.
+    Kinto's classes (``kinto.core.JsonLogFormatter``,
+    ``kinto.core.StreamHandlerWithRequestID``, ``logging_color_formatter.ColorFormatter``)
+    are the real ones; a class that cannot be imported stops the start, named.
     """
     if not ini.has_logging:
-        logging.basicConfig(level=logging.INFO, format=FALLBACK_FORMAT)
+        logging.basicConfig(level=logging.INFO, format=DEFAULT_FORMAT)
         return
     parser = ConfigParser(defaults={"here": str(ini.path.parent), "__file__": str(ini.path)})
     with ini.path.open(encoding="utf-8") as stream:
         parser.read_file(stream)
-    replaced = []
     for section in parser.sections():
-        if section.startswith("formatter_"):
-            fallback = FALLBACK_FORMATTER
-        elif section.startswith("handler_"):
-            fallback = FALLBACK_HANDLER
-        else:
+        if not section.startswith(("formatter_", "handler_")):
             continue
         class_name = parser.get(section, "class", raw=True, fallback="")
-        if not class_name or _is_logging_builtin(class_name) or _importable(class_name):
-            continue
-        parser.set(section, "class", fallback)
-        if fallback == FALLBACK_FORMATTER and not parser.has_option(section, "format"):
-            parser.set(section, "format", FALLBACK_FORMAT)
-        replaced.append((section, class_name, fallback))
+        if class_name and not _is_logging_builtin(class_name) and not _importable(class_name):
+            raise ConfigurationError(
+                f"{ini.path}: [{section}] class = {class_name} cannot be imported"
+            )
     try:
         logging.config.fileConfig(parser, disable_existing_loggers=False)
     except (ConfigParserError, KeyError, ValueError, TypeError, ImportError) as error:
         raise ConfigurationError(f"{ini.path}: invalid logging configuration: {error}") from error
-    if replaced:
-        logger.warning(
-            "Logging classes not available here, replaced: %s",
-            ", ".join(f"{cls} ({section}) by {fallback}" for section, cls, fallback in replaced),
-        )
 
 
 def make_user_modules_importable(ini_path: Path) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from logging_color_formatter import ColorFormatter
 
 import kinto_clone
 from kinto_clone import configuration
@@ -17,6 +18,7 @@ from kinto_clone.configuration import (
     read_ini,
     server_options,
 )
+from kinto_clone.core.logs import StreamHandlerWithRequestID
 
 FIXTURES = Path(__file__).parent / "fixtures"
 KINTO_INI = FIXTURES / "kinto-26.5.0-memory.ini"
@@ -212,19 +214,20 @@ def restore_logging() -> Iterator[None]:
 
 @pytest.mark.usefixtures("restore_logging")
 class TestSetupLogging:
-    def test_kinto_only_classes_fall_back_to_plain_ones(
-        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-    ) -> None:
+    def test_kinto_logging_classes_are_the_real_ones(self, tmp_path: Path) -> None:
         path = Path(shutil.copy(KINTO_INI, tmp_path / "kinto.ini"))
         configuration.setup_logging(read_ini(path, {"http_port": "1"}))
 
         handler = logging.getLogger("kinto").handlers[0]
-        assert type(handler) is logging.StreamHandler
-        assert type(handler.formatter) is logging.Formatter
-        err = capsys.readouterr().err
-        assert "not available here" in err
-        assert "logging_color_formatter.ColorFormatter (formatter_color)" in err
-        assert "kinto.core.StreamHandlerWithRequestID" in err
+        assert type(handler) is StreamHandlerWithRequestID
+        assert type(handler.formatter) is ColorFormatter
+
+    def test_a_class_that_cannot_be_imported_stops_the_start(self, tmp_path: Path) -> None:
+        text = Path(KINTO_INI).read_text(encoding="utf-8")
+        path = tmp_path / "kinto.ini"
+        path.write_text(text.replace("kinto.core.JsonLogFormatter", "nowhere.Formatter"))
+        with pytest.raises(ConfigurationError, match=r"\[formatter_json\] class = nowhere"):
+            configuration.setup_logging(read_ini(path, {"http_port": "1"}))
 
     def test_uses_the_ini_format(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         path = write(

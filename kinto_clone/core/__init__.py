@@ -14,7 +14,7 @@ from typing import Any
 from pyramid.config import Configurator
 from pyramid.events import NewRequest
 
-from kinto_clone.core import backends, requests
+from kinto_clone.core import backends, requests, unsupported_settings
 from kinto_clone.core.id_generators import setup_id_generators
 from kinto_clone.core.settings import load_settings
 from kinto_clone.core.tweens import ResponseHeaders
@@ -50,10 +50,12 @@ def includeme(config: Configurator) -> None:
     registry = config.registry
     registry.raw_settings = dict(config.get_settings())
     registry.route_prefix = "v1"
+    unsupported_settings.check(registry.raw_settings)
     settings = load_settings(registry.raw_settings)
     config.add_settings(settings)
     registry.project_version = _project_version(settings)
     registry.http_api_version = HTTP_API_VERSION
+    config.include("kinto_clone.core.sentry")
     registry.api_capabilities = {}
     registry.heartbeats = {}
     registry.hello_user_hooks = []
@@ -61,6 +63,7 @@ def includeme(config: Configurator) -> None:
 
     config.add_directive("add_api_capability", add_api_capability)
     config.add_directive("add_heartbeat", add_heartbeat)
+    config.include("kinto_clone.core.metrics")
     config.include("cornice")
     # Cornice registers its own exception views; commit them so ours override.
     config.commit()
@@ -73,6 +76,8 @@ def includeme(config: Configurator) -> None:
     config.include("kinto_clone.core.events")
     config.add_tween("kinto_clone.core.tweens.transaction_tween_factory")
     config.add_tween("kinto_clone.core.tweens.end_of_service_tween_factory")
+    config.include("kinto_clone.core.request_metrics")
+    config.include("kinto_clone.core.logs")
     config.add_subscriber(ResponseHeaders(settings), NewRequest)
     config.include("kinto_clone.core.redirects")
     config.include("kinto_clone.core.views.utility", route_prefix=registry.route_prefix)

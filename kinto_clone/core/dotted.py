@@ -42,6 +42,9 @@ KINTO_ALIASES: dict[str, str] = {
     "kinto.plugins.counters": "kinto_clone.plugins.counters",
     "kinto.plugins.openid": "kinto_clone.plugins.openid",
     "kinto.plugins.openid.OpenIDConnectPolicy": "kinto_clone.plugins.openid.OpenIDConnectPolicy",
+    "kinto.plugins.prometheus": "kinto_clone.plugins.prometheus",
+    "kinto.plugins.statsd": "kinto_clone.plugins.statsd",
+    "kinto.core.statsd": "kinto_clone.plugins.statsd",
 }
 
 _resolver = DottedNameResolver()

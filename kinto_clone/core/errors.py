@@ -67,6 +67,7 @@ def http_error(
     if details is not None:
         body["details"] = details
     response = httpexception
+    response.errno = body["errno"]  # For the request summary log line.
     response.body = json.dumps(body).encode("utf-8")
     response.content_type = "application/json"
     return response

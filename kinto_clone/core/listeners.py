@@ -28,6 +28,7 @@ from pyramid.settings import aslist
 
 from kinto_clone.core import dotted
 from kinto_clone.core.events import ACTIONS, AfterResourceChanged
+from kinto_clone.core.metrics import listener_with_timer
 
 logger = logging.getLogger(__name__)
 
@@ -97,5 +98,6 @@ def includeme(config: Configurator) -> None:
         resources = aslist(settings.get(prefix + "resources") or "")
         if resources:
             predicates["for_resources"] = resources
-        config.add_subscriber(_guarded(name, listener), AfterResourceChanged, **predicates)
+        timed = listener_with_timer(config.registry, f"listeners.{name}", listener)
+        config.add_subscriber(_guarded(name, timed), AfterResourceChanged, **predicates)
         logger.info("Event listener %r set up", name)

@@ -87,6 +87,9 @@ class ResponseHeaders:
         self.allowed_origins = set(settings["cors_origins"])
         self.backoff = settings["backoff"]
         self.backoff_percentage = settings["backoff_percentage"]
+        max_age = settings["cors_max_age_seconds"]
+        # As in Kinto, 0 (or nothing) sends no Access-Control-Max-Age.
+        self.cors_max_age = str(max_age) if max_age else None
 
     def __call__(self, event: NewRequest) -> None:
         event.request.add_response_callback(self.apply)
@@ -109,6 +112,12 @@ class ResponseHeaders:
             self.backoff_percentage is None or random.random() * 100 < self.backoff_percentage
         ):
             response.headers["Backoff"] = str(self.backoff)
+        if (
+            self.cors_max_age is not None
+            and "access-control-allow-methods" in present
+            and "access-control-max-age" not in present
+        ):
+            headerlist.append(("Access-Control-Max-Age", self.cors_max_age))
         if "access-control-expose-headers" in present:
             response.headers["Access-Control-Expose-Headers"] = EXPOSED_HEADERS
         else:

@@ -77,17 +77,22 @@ keys = root
 keys = console
 
 [formatters]
-keys = plain
+keys = color, json
 
 [logger_root]
 level = INFO
 handlers = console
 
+# Each request is logged as one `request.summary` line (level INFO).
 [handler_console]
-class = StreamHandler
+class = kinto.core.StreamHandlerWithRequestID
 args = (sys.stderr,)
 level = NOTSET
-formatter = plain
+formatter = color
 
-[formatter_plain]
-format = %(asctime)s %(levelname)-5.5s [%(name)s] %(message)s
+[formatter_color]
+class = logging_color_formatter.ColorFormatter
+
+# JSON lines (mozlog) for log collectors: set `formatter = json` above.
+[formatter_json]
+class = kinto.core.JsonLogFormatter

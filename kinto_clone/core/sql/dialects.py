@@ -18,6 +18,7 @@ the next statement, in the same round trip (:meth:`Dialect.write_prefix`).
 
 from __future__ import annotations
 
+import logging
 import operator
 import os
 import threading
@@ -46,6 +47,8 @@ from kinto_clone.core.storage import BackendError
 __all__ = ["BUSY_TIMEOUT_MS", "POSTGRESQL", "SQLITE", "Dialect", "PoolSettings"]
 
 BUSY_TIMEOUT_MS = 30_000
+logger = logging.getLogger(__name__)
+
 CONNECT_TIMEOUT_SECONDS = 10
 
 
@@ -94,6 +97,9 @@ class Dialect:
 
     def create_engine(self, url: URL, pool: PoolSettings) -> Engine:
         raise NotImplementedError
+
+    def check_server(self, engine: Engine) -> None:
+        """Warn, once at start-up, about database settings that hurt in production."""
 
     def insert(self, table: sa.Table) -> Insert:
         """An ``INSERT`` supporting ``ON CONFLICT`` clauses."""
@@ -168,6 +174,23 @@ class PostgreSQLDialect(Dialect):
             json_serializer=dump_document,
             connect_args=connect_args,
         )
+
+    def check_server(self, engine: Engine) -> None:
+        # Deletions leave tombstones and superseded rows behind; without autovacuum
+        # tables and indexes only grow and every read slows down.
+        try:
+            with engine.connect() as connection:
+                autovacuum = connection.exec_driver_sql("SHOW autovacuum").scalar()
+        except sa.exc.SQLAlchemyError as error:
+            # The schema check that follows reports an unreachable server.
+            logger.debug("Could not read the autovacuum setting: %s", error)
+            return
+        if str(autovacuum).lower() != "on":
+            logger.warning(
+                "PostgreSQL at %s runs with autovacuum off: dead rows will pile up and "
+                "slow every request down; turn it on (ALTER SYSTEM SET autovacuum = on).",
+                engine.url.render_as_string(hide_password=True),
+            )
 
     def insert(self, table: sa.Table) -> Insert:
         return postgresql.insert(table)

@@ -65,4 +65,5 @@ def engine_from_config(config: Configurator, kind: str, dialect: Dialect) -> Eng
     engine = engines.get(key)
     if engine is None:
         engine = engines[key] = dialect.create_engine(url, pool_settings(settings, kind))
+        dialect.check_server(engine)
     return engine

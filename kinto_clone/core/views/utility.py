@@ -39,6 +39,9 @@ def get_hello(request: Request) -> dict[str, Any]:
     }
     if settings["eos"]:
         document["eos"] = str(settings["eos"])
+    if settings["readonly"]:
+        # Nothing changes on a read-only server: let clients and proxies cache it.
+        request.response.cache_expires(settings["root_cache_expires_seconds"])
     userid = request.prefixed_userid
     if userid is not None:
         user: dict[str, Any] = {"id": userid, "principals": request.prefixed_principals}

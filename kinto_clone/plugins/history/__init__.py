@@ -24,6 +24,7 @@ from pyramid.exceptions import ConfigurationError
 from pyramid.settings import aslist
 
 from kinto_clone.core.events import ResourceChanged
+from kinto_clone.core.metrics import listener_with_timer
 from kinto_clone.core.resource import register
 from kinto_clone.plugins.history.listener import HistorySettings, on_resource_changed
 
@@ -91,4 +92,5 @@ def includeme(config: Configurator) -> None:
     )
     register(config, History)
     config.add_cornice_service(snapshot)
-    config.add_subscriber(on_resource_changed, ResourceChanged, for_resources=RECORDED_RESOURCES)
+    timed = listener_with_timer(config.registry, "plugins.history", on_resource_changed)
+    config.add_subscriber(timed, ResourceChanged, for_resources=RECORDED_RESOURCES)
