@@ -499,6 +499,19 @@ def recreate_database(name: str) -> None:
             raise BenchError(f"{' '.join(argv)}: {done.stdout.strip()}")
 
 
+def analyze_database(name: str) -> None:
+    """``VACUUM ANALYZE`` after seeding, as autovacuum would in production.
+
+    These machines run PostgreSQL with autovacuum off: without it a freshly
+    seeded schema keeps the statistics of empty tables and the planner picks
+    sequential scans (a record read measured 10-12 ms instead of 2.3 ms).
+    """
+    argv = ["psql", "-h", HOST, "-U", "postgres", "-d", name, "-qc", "VACUUM ANALYZE"]
+    done = run_bounded(argv, timeout=600)
+    if done.returncode != 0:
+        raise BenchError(f"VACUUM ANALYZE of {name}: {done.stdout.strip()}")
+
+
 def start_column(column: Column, ini: Path, threads: int) -> Running:
     """Migrate if needed, start pinned to CPU 0 and wait until it answers."""
     log = WORK_DIR / f"{column.key}.log"
@@ -1316,6 +1329,8 @@ def execute(args: argparse.Namespace) -> int:
             else:
                 running.fixture = seed_main(running.port, args.records, threads)
             print(f"[{key}] seeded in {time.monotonic() - begin:.1f} s", flush=True)
+            if column.backend == "postgresql":
+                analyze_database(PG_DATABASES[column.server])
         except (BenchError, OSError, http.client.HTTPException, KeyError, ValueError) as err:
             if running is not None:
                 stop(running.proc)

@@ -26,7 +26,7 @@ import hupper  # not a direct dependency: pyramid requires it for `pserve --relo
 import waitress
 from pyramid.settings import asbool
 
-from kinto_clone import configuration
+from kinto_clone import configuration, workers
 from kinto_clone.core import transaction
 from kinto_clone.core.dotted import canonical_name
 from kinto_clone.core.unsupported_settings import UnsupportedSetting
@@ -199,6 +199,13 @@ def command_start(args: argparse.Namespace) -> int:
         _run_reloader(args.ini_file)
     ini = _read_ini(args)
     options = configuration.server_options(ini.server_settings, host=args.host, port=args.port)
+    count = workers.worker_count(options.pop(workers.WORKERS_OPTION, None))
+    if args.workers is not None:
+        count = workers.worker_count(args.workers)
+    if count > 1:
+        if args.reload:
+            raise CommandError("--reload and several workers cannot be combined")
+        return _start_workers(ini, options, count)
     app = configuration.make_app(ini)
     server = waitress.create_server(app, **options)
     for url in _listen_urls(server):
@@ -206,6 +213,31 @@ def command_start(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     server.run()
     return 0
+
+
+def _start_workers(ini: configuration.IniFile, options: dict[str, Any], count: int) -> int:
+    """Serve with ``count`` processes on shared sockets (:mod:`kinto_clone.workers`)."""
+    settings = configuration.apply_environment(ini.app_settings, os.environ, {})
+    storage_url = settings.get("kinto.storage_url") or settings.get("storage_url") or ""
+    unprefixed = {key.removeprefix("kinto."): value for key, value in settings.items()}
+    threads = int(options.get("threads") or workers.WAITRESS_THREADS)
+    pools = workers.pool_defaults(
+        unprefixed, count, threads, workers.postgresql_max_connections(storage_url)
+    )
+    app = configuration.make_app(
+        ini, overrides={f"kinto.{name}": value for name, value in pools.items()}
+    )
+    workers.refuse_per_process_backends(app.registry, count)
+    sockets = workers.bind_sockets(options)
+    for sock in sockets:
+        host, port = sock.getsockname()[:2]
+        shown = f"[{host}]" if ":" in str(host) else host
+        print(f"Serving on http://{shown}:{port} with {count} workers", file=sys.stderr)
+    sys.stderr.flush()
+    supervisor = workers.Supervisor(
+        app, options, sockets, count, before_fork=lambda: workers.close_connections(app.registry)
+    )
+    return supervisor.run()
 
 
 def command_migrate(args: argparse.Namespace) -> int:
@@ -333,6 +365,12 @@ def _add_command_options(name: str, parser: argparse.ArgumentParser) -> None:
         )
         parser.add_argument("--port", type=int, default=None, help="port to listen on")
         parser.add_argument("--host", default=None, help="address to listen on")
+        parser.add_argument(
+            "--workers",
+            default=None,
+            help="server processes sharing the listening socket (default: [server:main] "
+            "workers, else 1); SQLite and PostgreSQL backends only",
+        )
     elif name == "migrate":
         parser.add_argument(
             "--dry-run", action="store_true", help="show what would be done, change nothing"
@@ -410,7 +448,13 @@ def _is_for_the_operator(error: Exception) -> bool:
     imported so that ``kinto version`` or ``init`` do not pay for importing
     SQLAlchemy: when it is not loaded, no error can come from it.
     """
-    if isinstance(error, CommandError | configuration.ConfigurationError | UnsupportedSetting):
+    operator_errors = (
+        CommandError,
+        configuration.ConfigurationError,
+        UnsupportedSetting,
+        workers.WorkersError,
+    )
+    if isinstance(error, operator_errors):
         return True
     schema = sys.modules.get(SCHEMA_MODULE)
     return schema is not None and isinstance(error, schema.SchemaError)

@@ -143,6 +143,12 @@ class KintoServer:
             time.sleep(0.1)
         raise RuntimeError(f"kinto did not answer within {STARTUP_TIMEOUT}s:\n{self.output()}")
 
+    @property
+    def pid(self) -> int:
+        """The ``kinto start`` process (with ``--workers``, the supervising parent)."""
+        assert self._process is not None, "the server is not running"
+        return self._process.pid
+
     def output(self) -> str:
         """Everything the process printed so far (for failure messages)."""
         return self.log_path.read_text(encoding="utf-8", errors="replace")
