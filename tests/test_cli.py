@@ -260,7 +260,9 @@ def test_start_on_an_empty_postgresql_says_to_migrate(
     path = write_ini(tmp_path / "kinto.ini", backends)
     refused = kinto("start", "--ini", str(path))
     assert refused.returncode == 1
-    assert refused.stderr.startswith("kinto start: PostgreSQL storage schema missing")
+    # Before it, only warnings (autovacuum off on this PostgreSQL) may be logged.
+    last_line = refused.stderr.strip().splitlines()[-1]
+    assert last_line.startswith("kinto start: PostgreSQL storage schema missing")
     assert refused.stderr.strip().endswith("run `kinto migrate`.")
     assert "Traceback" not in refused.stderr
 
