@@ -75,7 +75,6 @@ _BOOLEANS = {name for name, value in DEFAULT_SETTINGS.items() if isinstance(valu
 _INTEGERS = {
     "batch_max_requests",
     "cache_max_size_bytes",
-    "cors_max_age_seconds",
     "heartbeat_timeout_seconds",
     "pagination_token_validity_seconds",
     "retry_after_seconds",
@@ -84,7 +83,8 @@ _INTEGERS = {
     "trailing_slash_redirect_ttl_seconds",
     "version_prefix_redirect_ttl_seconds",
 }
-_OPTIONAL_INTEGERS = {"backoff", "backoff_percentage", "paginate_by"}
+# Empty means "none": no Backoff header, no page size, no preflight Max-Age.
+_OPTIONAL_INTEGERS = {"backoff", "backoff_percentage", "cors_max_age_seconds", "paginate_by"}
 
 PREFIX = "kinto."
 

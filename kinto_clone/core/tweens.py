@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import logging
 import random
@@ -84,7 +85,12 @@ class ResponseHeaders:
     """
 
     def __init__(self, settings: dict) -> None:
-        self.allowed_origins = set(settings["cors_origins"])
+        self.allowed_origins = tuple(settings["cors_origins"])
+        # Kinto answers ``*`` rather than echoing the origin when every origin
+        # is allowed: no credentials are involved, and caches need no ``Vary``.
+        self.any_origin = "*" in self.allowed_origins
+        max_age = settings["cors_max_age_seconds"]
+        self.preflight_max_age = str(max_age) if max_age else None
         self.backoff = settings["backoff"]
         self.backoff_percentage = settings["backoff_percentage"]
 
@@ -114,14 +120,26 @@ class ResponseHeaders:
         else:
             headerlist.append(("Access-Control-Expose-Headers", EXPOSED_HEADERS))
         origin = request.environ.get("HTTP_ORIGIN")
-        if origin and ("*" in self.allowed_origins or origin in self.allowed_origins):
-            response.headers["Access-Control-Allow-Origin"] = origin
+        if origin and self._is_allowed(origin):
+            response.headers["Access-Control-Allow-Origin"] = "*" if self.any_origin else origin
+            if (
+                self.preflight_max_age is not None
+                and request.method == "OPTIONS"
+                and "access-control-allow-methods" in present
+                and response.status_code == 200
+            ):
+                # Lets browsers skip the preflight for a while (kinto.cors_max_age_seconds).
+                response.headers["Access-Control-Max-Age"] = self.preflight_max_age
         elif any(name.startswith("access-control-allow") for name in present):
             headerlist[:] = [
                 (name, value)
                 for name, value in headerlist
                 if not name.lower().startswith("access-control-allow")
             ]
+
+    def _is_allowed(self, origin: str) -> bool:
+        """``kinto.cors_origins`` entries are shell patterns, as in Kinto (``*.example.com``)."""
+        return any(fnmatch.fnmatchcase(origin, allowed) for allowed in self.allowed_origins)
 
 
 def end_of_service_tween_factory(handler: Handler, registry: Registry) -> Handler:
