@@ -11,14 +11,29 @@ the JSON schemas of collections and buckets (:mod:`kinto_clone.schema_validation
 
 from __future__ import annotations
 
+from types import ModuleType
 from typing import Any
 
 from pyramid.config import Configurator
 from pyramid.router import Router
 
 from kinto_clone.core import dotted, requests
+from kinto_clone.core.settings import InvalidSetting
 
 __all__ = ["main"]
+
+
+def _plugin(name: str) -> Any:
+    """The ``includeme`` of a plugin named in ``kinto.includes``."""
+    plugin = dotted.resolve_setting("kinto.includes", name)
+    if isinstance(plugin, ModuleType):
+        plugin = getattr(plugin, "includeme", None)
+    if not callable(plugin):
+        raise InvalidSetting(
+            f"kinto.includes = {name} is not a plugin (it has no includeme function); "
+            "correct the name or remove it."
+        )
+    return plugin
 
 
 def main(global_config: dict[str, Any] | None = None, **settings: Any) -> Router:
@@ -28,7 +43,7 @@ def main(global_config: dict[str, Any] | None = None, **settings: Any) -> Router
     config.include("kinto_clone.core.authorization")
     prefix = config.registry.route_prefix
     for plugin in config.get_settings()["includes"]:
-        config.include(dotted.canonical_name(plugin), route_prefix=prefix)
+        config.include(_plugin(plugin), route_prefix=prefix)
     config.include("kinto_clone.views", route_prefix=prefix)
     config.include("kinto_clone.views.permissions", route_prefix=prefix)
     config.include("kinto_clone.schema_validation")
