@@ -125,13 +125,14 @@ def read_json_body(request: Request, allowed_types: tuple[str, ...] = (JSON,)) -
     if not raw:
         return None
     try:
-        text = raw.decode("utf-8")
+        # The declared charset, as Kinto decodes it (UTF-8 when none is given).
+        text = raw.decode(request.charset or "utf-8")
         # NaN, Infinity and overflowing numbers are not JSON (RFC 8259) and
         # would make the response itself invalid JSON.
         body = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
     except RecursionError:
         raise_invalid(request, "body", None, f"JSON nested deeper than {MAX_DEPTH} levels")
-    except (UnicodeDecodeError, ValueError) as error:
+    except (UnicodeDecodeError, LookupError, ValueError) as error:
         _raise_unusable_body(request, messages.invalid_json(error))
     if not isinstance(body, dict | list):
         _raise_unusable_body(request, messages.NOT_AN_OBJECT_OR_ARRAY)
