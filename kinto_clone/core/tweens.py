@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import logging
 import random
@@ -17,6 +16,7 @@ from pyramid.response import Response
 
 from kinto_clone.core import transaction
 from kinto_clone.core.errors import ERRORS, http_error
+from kinto_clone.core.service import is_allowed_origin
 from kinto_clone.core.storage import BackendError, IntegrityError
 
 logger = logging.getLogger(__name__)
@@ -120,7 +120,7 @@ class ResponseHeaders:
         else:
             headerlist.append(("Access-Control-Expose-Headers", EXPOSED_HEADERS))
         origin = request.environ.get("HTTP_ORIGIN")
-        if origin and self._is_allowed(origin):
+        if origin and is_allowed_origin(origin, self.allowed_origins):
             response.headers["Access-Control-Allow-Origin"] = "*" if self.any_origin else origin
             if (
                 self.preflight_max_age is not None
@@ -136,10 +136,6 @@ class ResponseHeaders:
                 for name, value in headerlist
                 if not name.lower().startswith("access-control-allow")
             ]
-
-    def _is_allowed(self, origin: str) -> bool:
-        """``kinto.cors_origins`` entries are shell patterns, as in Kinto (``*.example.com``)."""
-        return any(fnmatch.fnmatchcase(origin, allowed) for allowed in self.allowed_origins)
 
 
 def end_of_service_tween_factory(handler: Handler, registry: Registry) -> Handler:

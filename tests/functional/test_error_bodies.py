@@ -358,5 +358,23 @@ def test_listed_origins_are_echoed_and_may_be_patterns(make_app: MakeApp) -> Non
     for origin in ("https://app.example", "https://ui.trusted.example"):
         response = app.get("/v1/", headers={"Origin": origin})
         assert response.headers["Access-Control-Allow-Origin"] == origin
-    response = app.get("/v1/", headers={"Origin": "https://evil.example"})
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "headers"),
+    [
+        ("GET", "/v1/", {}),
+        ("GET", BUCKET, ALICE),
+        ("OPTIONS", BUCKET, {"Access-Control-Request-Method": "GET"}),
+    ],
+)
+def test_an_origin_that_is_not_listed_is_refused(
+    make_app: MakeApp, method: str, url: str, headers: dict
+) -> None:
+    app = make_app(**{"kinto.cors_origins": "https://app.example"})
+    app.put_json(BUCKET, {}, headers=ALICE)
+    origin = {"Origin": "https://evil.example"}
+    response = app.request(url, method=method, headers={**headers, **origin}, status=400)
+    description = "https://evil.example not allowed"
+    assert response.json == invalid(("Origin", description), location="header")
     assert "Access-Control-Allow-Origin" not in response.headers
