@@ -200,6 +200,8 @@ def test_a_bad_principal_in_a_batch(empty_collection: webtest.TestApp) -> None:
     [answer] = response.json["responses"]
     assert answer["status"] == 400
     assert answer["body"] == invalid(("permissions.read.0", "1 is not a string: {'': ''}"))
+    assert answer["headers"]["X-Content-Type-Options"] == "nosniff"
+    assert "Retry-After" in answer["headers"]["Access-Control-Expose-Headers"]
 
 
 # --- Other statuses -----------------------------------------------------------------

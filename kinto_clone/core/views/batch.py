@@ -144,8 +144,11 @@ def _invoke(request: Request, subrequest: Request) -> tuple[Response, Request]:
     try:
         response = request.invoke_subrequest(subrequest, use_tweens=False)
     except Exception:
-        # Render it with the same exception views as a top-level request.
+        # Render it with the same exception views as a top-level request, and
+        # give it the same security and CORS headers (Pyramid runs response
+        # callbacks only for what a view returned).
         response = subrequest.invoke_exception_view(sys.exc_info())
+        subrequest._process_response_callbacks(response)
     # Follow one redirection (trailing slash, version prefix), as a client would.
     if response.status_code in (301, 302, 307, 308) and response.location:
         location = response.location
