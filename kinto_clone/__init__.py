@@ -12,16 +12,31 @@ the ``__user_data__`` endpoint and the JSON schemas of collections and buckets
 
 from __future__ import annotations
 
+from types import ModuleType
 from typing import Any
 
 from pyramid.config import Configurator
 from pyramid.router import Router
 
 from kinto_clone.core import dotted, requests
+from kinto_clone.core.settings import InvalidSetting
 
 __all__ = ["main"]
 
 STATSD_PLUGIN = "kinto_clone.plugins.statsd"
+
+
+def _plugin(name: str) -> Any:
+    """The ``includeme`` of a plugin named in ``kinto.includes``."""
+    plugin = dotted.resolve_setting("kinto.includes", name)
+    if isinstance(plugin, ModuleType):
+        plugin = getattr(plugin, "includeme", None)
+    if not callable(plugin):
+        raise InvalidSetting(
+            f"kinto.includes = {name} is not a plugin (it has no includeme function); "
+            "correct the name or remove it."
+        )
+    return plugin
 
 
 def main(global_config: dict[str, Any] | None = None, **settings: Any) -> Router:
@@ -36,7 +51,7 @@ def main(global_config: dict[str, Any] | None = None, **settings: Any) -> Router
     if settings["statsd_url"] and STATSD_PLUGIN not in plugins:
         plugins.append(STATSD_PLUGIN)
     for plugin in plugins:
-        config.include(plugin, route_prefix=prefix)
+        config.include(_plugin(plugin), route_prefix=prefix)
     config.include("kinto_clone.views", route_prefix=prefix)
     config.include("kinto_clone.views.permissions", route_prefix=prefix)
     config.include("kinto_clone.views.user_data", route_prefix=prefix)

@@ -24,6 +24,11 @@ from typing import Any, NoReturn
 import bcrypt
 import hupper  # not a direct dependency: pyramid requires it for `pserve --reload`
 import waitress
+from pyramid.exceptions import (
+    ConfigurationConflictError,
+    ConfigurationError,
+    ConfigurationExecutionError,
+)
 from pyramid.settings import asbool
 
 from kinto_clone import configuration, workers
@@ -155,14 +160,28 @@ def _read_ini(args: argparse.Namespace) -> configuration.IniFile:
     return ini
 
 
-def _build_registry(args: argparse.Namespace) -> Any:
-    """The application registry, for commands that work on the backends directly.
+def _make_app(
+    ini: configuration.IniFile, migrating: bool = False, settings: Mapping[str, str] | None = None
+) -> Any:
+    """The application, its database required to be reachable now.
 
-    The schema check is skipped so ``migrate`` can run on an outdated database.
+    A command has nothing to do without its database, so an unreachable one
+    stops it with a message (a WSGI container's app only warns, and waits).
+    ``migrating`` skips the schema check, so ``migrate`` can run on an outdated
+    or missing schema; every other command gets SQLite's schema created as
+    ``start`` does.
     """
-    ini = _read_ini(args)
-    app = configuration.make_app(ini, overrides={"kinto.skip_schema_check": "true"})
-    return app.registry
+    from kinto_clone.core.sql.schema import REQUIRE_DATABASE
+
+    overrides = {**(settings or {}), REQUIRE_DATABASE: "true"}
+    if migrating:
+        overrides["kinto.skip_schema_check"] = "true"
+    return configuration.make_app(ini, overrides=overrides)
+
+
+def _build_registry(args: argparse.Namespace, migrating: bool = False) -> Any:
+    """The application registry, for commands that work on the backends directly."""
+    return _make_app(_read_ini(args), migrating).registry
 
 
 def _is_readonly(registry: Any) -> bool:
@@ -194,6 +213,21 @@ def _listen_urls(server: Any) -> list[str]:
     return urls
 
 
+def _create_server(app: Any, options: Mapping[str, str]) -> Any:
+    """The waitress server, listening; a port it cannot take is the operator's to fix."""
+    address = options.get("listen") or f"{options.get('host')}:{options.get('port')}"
+    try:
+        return waitress.create_server(app, **options)
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise CommandError(
+            f"cannot listen on {address} ({reason}); stop what uses it, or choose another "
+            "address with --host/--port or in [server:main]."
+        ) from error
+    except ValueError as error:  # waitress refusing an option of [server:main]
+        raise CommandError(f"[{configuration.SERVER_SECTION}]: {error}") from error
+
+
 def command_start(args: argparse.Namespace) -> int:
     if args.reload:
         _run_reloader(args.ini_file)
@@ -206,8 +240,8 @@ def command_start(args: argparse.Namespace) -> int:
         if args.reload:
             raise CommandError("--reload and several workers cannot be combined")
         return _start_workers(ini, options, count)
-    app = configuration.make_app(ini)
-    server = waitress.create_server(app, **options)
+    app = _make_app(ini)
+    server = _create_server(app, options)
     for url in _listen_urls(server):
         print(f"Serving on {url}", file=sys.stderr, flush=True)
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
@@ -224,9 +258,7 @@ def _start_workers(ini: configuration.IniFile, options: dict[str, Any], count: i
     pools = workers.pool_defaults(
         unprefixed, count, threads, workers.postgresql_max_connections(storage_url)
     )
-    app = configuration.make_app(
-        ini, overrides={f"kinto.{name}": value for name, value in pools.items()}
-    )
+    app = _make_app(ini, settings={f"kinto.{name}": value for name, value in pools.items()})
     workers.refuse_per_process_backends(app.registry, count)
     sockets = workers.bind_sockets(options)
     for sock in sockets:
@@ -241,7 +273,7 @@ def _start_workers(ini: configuration.IniFile, options: dict[str, Any], count: i
 
 
 def command_migrate(args: argparse.Namespace) -> int:
-    registry = _build_registry(args)
+    registry = _build_registry(args, migrating=True)
     readonly = _is_readonly(registry)
     verb = "would run" if args.dry_run else "ran"
     backends = {
@@ -253,7 +285,15 @@ def command_migrate(args: argparse.Namespace) -> int:
         if readonly and name != "cache":
             logger.error("Cannot migrate the %s backend while in readonly mode.", name)
             continue
-        steps = backend.initialize_schema(dry_run=args.dry_run)
+        try:
+            steps = backend.initialize_schema(dry_run=args.dry_run)
+        except Exception as error:
+            if not _is_database_failure(error):
+                raise
+            raise CommandError(
+                f"kinto.{name}_url: cannot use the database ({_first_line(error)}); "
+                "start the database or correct the URL."
+            ) from error
         for step in steps or []:
             print(f"{name}: {verb}: {step}")
         if not steps:
@@ -429,35 +469,61 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handler(args)
     except Exception as error:
-        if not _is_for_the_operator(error):
+        reason = _for_the_operator(error)
+        if reason is None:
             raise
-        print(f"kinto {args.command}: {error}", file=sys.stderr)
+        print(f"kinto {args.command}: {_one_line(str(reason))}", file=sys.stderr)
         return 1
 
 
-SCHEMA_MODULE = "kinto_clone.core.sql.schema"
+def _first_line(error: BaseException) -> str:
+    """The driver's own words, without the hints it adds on further lines."""
+    original = getattr(error, "original", None) or error
+    lines = str(original).strip().splitlines()
+    return lines[0].strip() if lines else type(original).__name__
 
 
-def _is_for_the_operator(error: Exception) -> bool:
-    """Whether ``error`` is printed alone, as a message, instead of a traceback.
+def _one_line(message: str) -> str:
+    return re.sub(r"\s*\n\s*", " ", message.strip())
 
-    Besides bad command lines and ini files, that is a database schema the SQL
-    backends cannot use (missing, outdated, newer, created by Kinto): the
-    operator fixes it, usually with ``kinto migrate`` as the message says, and a
-    traceback would only bury that.  The schema module is looked up rather than
-    imported so that ``kinto version`` or ``init`` do not pay for importing
-    SQLAlchemy: when it is not loaded, no error can come from it.
+
+def _is_database_failure(error: BaseException) -> bool:
+    # Looked up rather than imported: ``kinto version`` and ``init`` need not
+    # pay for importing the backends, and when they are not loaded no error
+    # can come from them.
+    storage = sys.modules.get("kinto_clone.core.storage")
+    return storage is not None and isinstance(error, storage.BackendError)
+
+
+def _for_the_operator(error: BaseException) -> BaseException | str | None:
+    """What to print instead of a traceback, or ``None`` for a bug.
+
+    The operator's errors are bad command lines, ini files and settings, a port
+    already taken, and databases that are unreachable or hold a schema the
+    server cannot use (missing, outdated, newer, created by Kinto): the message
+    says what to fix, and a traceback would only bury it.  Pyramid wraps what an
+    action raised in a ``ConfigurationExecutionError``; its conflicts between
+    two registrations are bugs of the code, not of the configuration.
     """
-    operator_errors = (
-        CommandError,
-        configuration.ConfigurationError,
-        UnsupportedSetting,
-        workers.WorkersError,
-    )
+    if isinstance(error, ConfigurationExecutionError):
+        return _for_the_operator(error.evalue)
+    if isinstance(error, ConfigurationConflictError):
+        return None
+        operator_errors = (
+            CommandError,
+            configuration.ConfigurationError,
+            ConfigurationError,
+            UnsupportedSetting,
+            workers.WorkersError,
+        )
     if isinstance(error, operator_errors):
-        return True
-    schema = sys.modules.get(SCHEMA_MODULE)
-    return schema is not None and isinstance(error, schema.SchemaError)
+        return error
+    if _is_database_failure(error):
+        return (
+            f"cannot use the database ({_first_line(error)}); check the kinto.*_url "
+            "settings and that the database is running."
+        )
+    return None
 
 
 if __name__ == "__main__":

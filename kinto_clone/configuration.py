@@ -95,7 +95,10 @@ def read_ini(path: str | os.PathLike[str], variables: Mapping[str, str] | None =
     """
     ini_path = Path(path).resolve()
     if not ini_path.is_file():
-        raise ConfigurationError(f"Configuration file not found: {path}")
+        raise ConfigurationError(
+            f"Configuration file not found: {path}; create one with `kinto init --ini {path}` "
+            "or name an existing one with --ini."
+        )
     defaults = {"here": str(ini_path.parent), "__file__": str(ini_path), **(variables or {})}
     parser = ConfigParser(defaults=defaults)
     # Setting names are case-sensitive in PasteDeploy; keep them as written.
@@ -104,10 +107,15 @@ def read_ini(path: str | os.PathLike[str], variables: Mapping[str, str] | None =
         with ini_path.open(encoding="utf-8") as stream:
             parser.read_file(stream)
     except ConfigParserError as error:
-        raise ConfigurationError(f"{path}: {error}") from error
+        raise ConfigurationError(f"{path} is not a valid ini file: {error}") from error
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigurationError(f"{path} cannot be read: {error}") from error
 
     if not parser.has_section(APP_SECTION):
-        raise ConfigurationError(f"{path}: no [{APP_SECTION}] section")
+        raise ConfigurationError(
+            f"{path}: no [{APP_SECTION}] section; add one holding the kinto.* settings "
+            "(`kinto init` writes a complete file)."
+        )
     app_settings = _section(parser, APP_SECTION, ini_path)
     use = app_settings.pop("use", None)
     if use is not None and _normalise_use(use) not in APP_USES:
@@ -281,4 +289,9 @@ def server_options(
     listen_host, listen_port = _split_listen(listen.split()[0]) if listen else ("", "")
     options["host"] = host or options.get("host") or listen_host or DEFAULT_HOST
     options["port"] = str(port or options.get("port") or listen_port or DEFAULT_HTTP_PORT)
+    if not options["port"].isdigit():
+        raise ConfigurationError(
+            f"[{SERVER_SECTION}] port = {options['port']!r} is not a port number; "
+            f"write a number such as {DEFAULT_HTTP_PORT}."
+        )
     return options

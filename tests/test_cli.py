@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import socket
 import sqlite3
 import subprocess
 import time
@@ -312,3 +313,165 @@ def test_create_user_with_accounts(tmp_path: Path) -> None:
     result = kinto("create-user", "-u", "admin", "-p", "secret", "--ini", str(path))
     assert result.returncode == 0, result.stderr
     assert "admin" in result.stdout
+
+
+# --- Bad configuration: one line, exit code 1, no traceback ----------------------------
+
+
+def assert_one_line_error(
+    result: subprocess.CompletedProcess, command: str, *fragments: str
+) -> None:
+    """The operator reads one line naming what to fix, and scripts see exit code 1."""
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    message = result.stderr.strip()
+    assert "\n" not in message, message
+    assert message.startswith(f"kinto {command}: "), message
+    for fragment in fragments:
+        assert fragment in message
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "fragments"),
+    [
+        ("kinto.paginate_by", "abc", ("kinto.paginate_by = 'abc'", "whole number")),
+        ("kinto.batch_max_requests", "ten", ("kinto.batch_max_requests = 'ten'",)),
+        ("kinto.readonly", "maybe", ("kinto.readonly = 'maybe'", "true or false")),
+        ("kinto.explicit_permissions", "ture", ("kinto.explicit_permissions",)),
+        ("kinto.cors_max_age_seconds", "1h", ("kinto.cors_max_age_seconds", "seconds")),
+        ("kinto.record_cache_expires_seconds", "soon", ("kinto.record_cache_expires_seconds",)),
+        ("kinto.pagination_token_validity_seconds", "1.5", ("1.5", "seconds")),
+        ("kinto.eos", "next year", ("kinto.eos = 'next year'", "YYYY-MM-DD")),
+        ("kinto.includes", "nope.plugin", ("kinto.includes = nope.plugin", "cannot import")),
+        ("kinto.includes", "os", ("kinto.includes = os", "not a plugin")),
+        ("multiauth.policies", "basicauth nope", ("multiauth.policy.nope.use is not set",)),
+        ("kinto.storage_backend", "nope.nothere", ("kinto.storage_backend = nope.nothere",)),
+        ("kinto.permission_backend", "os.path", ("kinto.permission_backend = os.path",)),
+        ("kinto.cache_backend", "os.path", ("not a cache backend",)),
+        ("kinto.id_generator", "nope.Generator", ("kinto.id_generator = nope.Generator",)),
+        ("kinto.storage_pool_size", "many", ("kinto.storage_pool_size = 'many'",)),
+    ],
+)
+@pytest.mark.parametrize("command", ["start", "migrate"])
+def test_an_invalid_setting(
+    tmp_path: Path, command: str, setting: str, value: str, fragments: tuple[str, ...]
+) -> None:
+    settings = {setting: value}
+    if setting == "kinto.storage_pool_size":  # read by the SQL backends only
+        settings["kinto.storage_backend"] = "kinto_clone.core.storage.sqlite"
+        settings["kinto.storage_url"] = f"sqlite:///{tmp_path}/kinto.db"
+    path = write_ini(tmp_path / "kinto.ini", settings)
+    assert_one_line_error(kinto(command, "--ini", str(path)), command, *fragments)
+
+
+def test_a_missing_ini(tmp_path: Path) -> None:
+    result = kinto("start", "--ini", str(tmp_path / "nothere.ini"))
+    assert_one_line_error(result, "start", "nothere.ini", "kinto init")
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("[app:main\nkinto.x = 1\n", "not a valid ini file"),
+        ("[app:main]\nkinto.x = 1\nkinto.x = 2\n", "already exists"),
+        ("[server:main]\nport = 8888\n", "no [app:main] section"),
+        ("[app:main]\nkinto.x = %(nothere)s\n", "kinto.x"),
+        ("\xff\xfe[app:main]\n", "cannot be read"),
+    ],
+)
+def test_an_unusable_ini(tmp_path: Path, text: str, fragment: str) -> None:
+    path = tmp_path / "kinto.ini"
+    path.write_bytes(text.encode("latin-1"))
+    assert_one_line_error(kinto("migrate", "--ini", str(path)), "migrate", fragment)
+
+
+def test_a_port_already_in_use(tmp_path: Path) -> None:
+    path = write_ini(tmp_path / "kinto.ini")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = kinto("start", "--ini", str(path), "--port", str(port))
+    assert_one_line_error(result, "start", f"127.0.0.1:{port}", "Address already in use")
+
+
+def test_a_port_that_is_not_a_number(tmp_path: Path) -> None:
+    path = write_ini(tmp_path / "kinto.ini")
+    path.write_text(path.read_text().replace("port = %(http_port)s", "port = http"))
+    assert_one_line_error(kinto("start", "--ini", str(path)), "start", "port = 'http'")
+
+
+# Nothing listens on port 1: connections are refused at once.
+UNREACHABLE_POSTGRESQL = "postgresql://postgres@127.0.0.1:1/kinto"
+
+
+@pytest.mark.parametrize("command", ["start", "migrate", "create-user", "purge-deleted"])
+def test_an_unreachable_postgresql(tmp_path: Path, command: str) -> None:
+    settings = {
+        **ACCOUNTS,
+        "kinto.storage_backend": "kinto.core.storage.postgresql",
+        "kinto.storage_url": UNREACHABLE_POSTGRESQL,
+    }
+    path = write_ini(tmp_path / "kinto.ini", settings)
+    extra = {"create-user": ["-u", "admin", "-p", "s3cret"], "purge-deleted": ["record", "1"]}
+    result = kinto(command, "--ini", str(path), *extra.get(command, []))
+    assert_one_line_error(result, command, "kinto.storage_url", "Connection refused")
+
+
+def sqlite_settings(url: str) -> dict[str, str]:
+    return {
+        "kinto.storage_backend": "kinto_clone.core.storage.sqlite",
+        "kinto.storage_url": url,
+        "kinto.permission_backend": "kinto_clone.core.permission.sqlite",
+        "kinto.permission_url": url,
+    }
+
+
+@pytest.mark.parametrize("command", ["start", "migrate"])
+def test_a_sqlite_folder_that_cannot_be_created(tmp_path: Path, command: str) -> None:
+    (tmp_path / "a-file").write_text("")
+    settings = sqlite_settings(f"sqlite:///{tmp_path}/a-file/data/kinto.db")
+    path = write_ini(tmp_path / "kinto.ini", settings)
+    result = kinto(command, "--ini", str(path))
+    assert_one_line_error(result, command, "kinto.storage_url", "a-file")
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+@pytest.mark.parametrize("command", ["start", "migrate", "purge-deleted"])
+def test_a_sqlite_folder_where_no_file_can_be_written(tmp_path: Path, command: str) -> None:
+    # Read-only even for root, unlike a folder made read-only with chmod.
+    path = write_ini(tmp_path / "kinto.ini", sqlite_settings("sqlite:////proc/self/kinto.db"))
+    extra = ["record", "1"] if command == "purge-deleted" else []
+    result = kinto(command, "--ini", str(path), *extra)
+    assert_one_line_error(result, command, "kinto.storage_url", "unable to open database file")
+
+
+@pytest.mark.parametrize(
+    ("args", "output"),
+    [
+        (("create-user", "-u", "admin", "-p", "s3cret"), "'admin' saved"),
+        (("purge-deleted", "record", "1"), "0 tombstone(s) deleted"),
+        (("flush-cache",), "Cache flushed"),
+    ],
+)
+def test_maintenance_commands_right_after_init(
+    tmp_path: Path, args: tuple[str, ...], output: str
+) -> None:
+    """The generated ini says to run ``create-user`` first: SQLite's schema is
+    created by any command, as ``start`` creates it."""
+    path = tmp_path / "kinto.ini"
+    assert kinto("init", "--ini", str(path)).returncode == 0
+    result = kinto(*args, "--ini", str(path))
+    assert result.returncode == 0, result.stderr
+    assert output in result.stdout
+
+
+def test_create_user_right_after_init_can_log_in(
+    tmp_path: Path, start_server: StartServer
+) -> None:
+    path = tmp_path / "kinto.ini"
+    assert kinto("init", "--ini", str(path)).returncode == 0
+    assert kinto("create-user", "-u", "admin", "-p", "s3cret", "--ini", str(path)).returncode == 0
+    server = start_server(ini_path=path)
+    hello = requests.get(f"{server.url}/v1/", auth=("admin", "s3cret"), timeout=5).json()
+    assert hello["user"]["id"] == "account:admin"

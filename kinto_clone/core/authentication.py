@@ -19,6 +19,7 @@ from pyramid.config import Configurator
 from pyramid.request import Request
 
 from kinto_clone.core import dotted
+from kinto_clone.core.settings import InvalidSetting
 
 
 class AuthenticationPolicy(Protocol):
@@ -103,8 +104,12 @@ def includeme(config: Configurator) -> None:
     for name in settings["multiauth.policies"]:
         use = settings.get(f"multiauth.policy.{name}.use")
         if not use:
-            raise ValueError(f"multiauth.policy.{name}.use is not set for policy {name!r}")
-        policy = _build_policy(dotted.resolve(use), name, config)
+            raise InvalidSetting(
+                f"multiauth.policies names {name!r} but multiauth.policy.{name}.use is not "
+                "set; set it or remove the policy."
+            )
+        factory = dotted.resolve_setting(f"multiauth.policy.{name}.use", use)
+        policy = _build_policy(factory, name, config)
         if name == "basicauth" and isinstance(policy, BasicAuthPolicy):
             config.add_api_capability(
                 "basicauth",

@@ -9,12 +9,12 @@ result must implement the kind's base class and is stored on the registry
 from __future__ import annotations
 
 from pyramid.config import Configurator
-from pyramid.exceptions import ConfigurationError
 from pyramid.request import Request
 
 from kinto_clone.core import dotted
 from kinto_clone.core.cache import CacheBase
 from kinto_clone.core.permission import PermissionBase
+from kinto_clone.core.settings import InvalidSetting
 from kinto_clone.core.storage import StorageBase
 
 BACKEND_KINDS = {"storage": StorageBase, "permission": PermissionBase, "cache": CacheBase}
@@ -30,17 +30,15 @@ def _healthcheck(kind: str):
 def setup_backends(config: Configurator) -> None:
     settings = config.get_settings()
     for kind, base in BACKEND_KINDS.items():
+        setting = f"kinto.{kind}_backend"
         name = settings[f"{kind}_backend"]
-        try:
-            module = dotted.resolve(name)
-        except ImportError as error:
-            raise ConfigurationError(
-                f"kinto.{kind}_backend = {name}: cannot import it ({error})"
-            ) from error
-        backend = module.load_from_config(config)
+        module = dotted.resolve_setting(setting, name)
+        load = getattr(module, "load_from_config", None)
+        backend = load(config) if callable(load) else None
         if not isinstance(backend, base):
-            raise ConfigurationError(
-                f"kinto.{kind}_backend = {name} does not provide a {base.__name__}"
+            raise InvalidSetting(
+                f"{setting} = {name} is not a {kind} backend (it provides no "
+                f"{base.__name__}); use for instance kinto.core.{kind}.memory."
             )
         setattr(config.registry, kind, backend)
         config.registry.heartbeats[kind] = _healthcheck(kind)

@@ -13,6 +13,8 @@ from typing import Any
 
 from pyramid.path import DottedNameResolver
 
+from kinto_clone.core.settings import InvalidSetting
+
 KINTO_ALIASES: dict[str, str] = {
     "kinto.core.storage.memory": "kinto_clone.core.storage.memory",
     "kinto.core.storage.postgresql": "kinto_clone.core.storage.postgresql",
@@ -59,3 +61,15 @@ def canonical_name(name: str) -> str:
 def resolve(name: str) -> Any:
     """Import the object named by ``name``, mapping Kinto's names first."""
     return _resolver.resolve(canonical_name(name))
+
+
+def resolve_setting(setting: str, name: str) -> Any:
+    """:func:`resolve` the value of ``setting``; a name that cannot be imported is
+    an :class:`~kinto_clone.core.settings.InvalidSetting` naming both."""
+    try:
+        return resolve(name)
+    except (ImportError, ValueError, AttributeError) as error:
+        raise InvalidSetting(
+            f"{setting} = {name}: cannot import it ({error}); "
+            "correct the name or install the package providing it."
+        ) from error

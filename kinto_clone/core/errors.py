@@ -10,6 +10,7 @@ turn anything else into the same shape.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from enum import IntEnum
 from typing import Any
 
@@ -114,6 +115,22 @@ def raise_invalid(
     """Raise a 400 errno 107 naming the offending ``location`` and ``name``."""
     request.errors.add(location, name, description, **kwargs)
     raise json_error_handler(request)
+
+
+def raise_all_invalid(
+    request: Request, errors: Iterable[tuple[str | None, str]], location: str = "body"
+) -> None:
+    """Raise one 400 errno 107 listing every ``(name, description)`` of ``errors``.
+
+    Kinto reports all the problems of a body at once (``details``), the first
+    by name giving the ``message``; nothing is raised when ``errors`` is empty.
+    """
+    found = False
+    for name, description in errors:
+        request.errors.add(location, name, description)
+        found = True
+    if found:
+        raise json_error_handler(request)
 
 
 def send_alert(

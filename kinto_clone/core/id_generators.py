@@ -30,12 +30,7 @@ class IdGenerators:
 
 
 def _load(config: Configurator, setting: str, name: str) -> Generator:
-    try:
-        factory = dotted.resolve(name)
-    except ImportError as error:
-        raise ConfigurationError(
-            f"kinto.{setting} = {name}: cannot import it ({error})"
-        ) from error
+    factory = dotted.resolve_setting(f"kinto.{setting}", name)
     generator = factory(config=config) if isinstance(factory, type) else factory
     if not isinstance(generator, Generator) or not callable(generator):
         raise ConfigurationError(f"kinto.{setting} = {name} is not an id generator")

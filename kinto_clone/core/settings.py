@@ -9,9 +9,11 @@ converts types, so the rest of the code reads ``settings["paginate_by"]`` as an
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from pyramid.settings import asbool, aslist
+from pyramid.exceptions import ConfigurationError
+from pyramid.settings import aslist
 
 EVERYONE = "system.Everyone"
 AUTHENTICATED = "system.Authenticated"
@@ -82,7 +84,6 @@ _BOOLEANS = {name for name, value in DEFAULT_SETTINGS.items() if isinstance(valu
 _INTEGERS = {
     "batch_max_requests",
     "cache_max_size_bytes",
-    "cors_max_age_seconds",
     "heartbeat_timeout_seconds",
     "pagination_token_validity_seconds",
     "retry_after_seconds",
@@ -91,18 +92,72 @@ _INTEGERS = {
     "trailing_slash_redirect_ttl_seconds",
     "version_prefix_redirect_ttl_seconds",
 }
-_OPTIONAL_INTEGERS = {"backoff", "backoff_percentage", "paginate_by"}
+_DATES = {"eos"}
+# Empty means "none": no Backoff header, no page size, no preflight Max-Age.
+_OPTIONAL_INTEGERS = {"backoff", "backoff_percentage", "cors_max_age_seconds", "paginate_by"}
 
 PREFIX = "kinto."
+
+_TRUE = frozenset({"t", "true", "y", "yes", "on", "1"})
+_FALSE = frozenset({"f", "false", "n", "no", "off", "0", ""})
+
+
+class InvalidSetting(ConfigurationError):
+    """A setting's value cannot be used; the message names it and says what to write.
+
+    ``kinto start`` and the other commands print it alone, without a traceback.
+    """
+
+
+def _invalid(name: str, value: Any, expected: str) -> InvalidSetting:
+    setting = name if name.startswith(("multiauth.", PREFIX)) else PREFIX + name
+    return InvalidSetting(f"{setting} = {value!r} is not valid: {expected}.")
+
+
+def _boolean(name: str, value: Any) -> bool:
+    # Stricter than pyramid's ``asbool``, which reads any typo as false.
+    if isinstance(value, bool):
+        return value
+    text = str(value or "").strip().lower()
+    if text in _TRUE or text in _FALSE:
+        return text in _TRUE
+    raise _invalid(name, value, "write true or false")
+
+
+def _integer(name: str, value: Any, optional: bool) -> int | None:
+    if optional and value in (None, "", "None"):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        unit = "a number of seconds" if name.endswith("_seconds") else "a whole number"
+        hint = ", or nothing to disable it" if optional else ""
+        raise _invalid(name, value, f"write {unit}{hint}") from None
+
+
+def _date(name: str, value: Any) -> Any:
+    """``kinto.eos``: kept as written (``GET /v1/`` shows it), but it must be a date."""
+    if value in (None, ""):
+        return None
+    try:
+        datetime.fromisoformat(str(value))
+    except ValueError:
+        raise _invalid(name, value, "write a date as YYYY-MM-DD") from None
+    return value
 
 
 def _coerce(name: str, value: Any) -> Any:
     if name in _BOOLEANS:
-        return asbool(value)
-    if name in _INTEGERS:
-        return int(value)
-    if name in _OPTIONAL_INTEGERS:
-        return None if value in (None, "", "None") else int(value)
+        return _boolean(name, value)
+    if name in _INTEGERS or name in _OPTIONAL_INTEGERS:
+        return _integer(name, value, optional=name in _OPTIONAL_INTEGERS)
+    if name in _DATES:
+        return _date(name, value)
+    if name.endswith("_seconds"):
+        # Durations of plugins and of each resource (``record_cache_expires_seconds``,
+        # ``<bucket>_<collection>_record_cache_expires_seconds``): checked once here
+        # rather than failing on every request that reads them.
+        return _integer(name, value, optional=True)
     return value
 
 
@@ -117,12 +172,7 @@ def load_settings(raw: dict[str, Any]) -> dict[str, Any]:
         name = key[len(PREFIX) :] if key.startswith(PREFIX) else key
         settings[name] = value
     for name in list(settings):
-        try:
-            settings[name] = _coerce(name, settings[name])
-        except (TypeError, ValueError) as error:
-            raise ValueError(
-                f"Setting {PREFIX}{name}: invalid value {settings[name]!r}"
-            ) from error
+        settings[name] = _coerce(name, settings[name])
     settings["includes"] = aslist(settings["includes"])
     settings["multiauth.policies"] = aslist(settings["multiauth.policies"])
     settings["cors_origins"] = aslist(settings["cors_origins"])

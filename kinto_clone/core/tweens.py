@@ -16,6 +16,7 @@ from pyramid.response import Response
 
 from kinto_clone.core import transaction
 from kinto_clone.core.errors import ERRORS, http_error
+from kinto_clone.core.service import is_allowed_origin
 from kinto_clone.core.storage import BackendError, IntegrityError
 
 logger = logging.getLogger(__name__)
@@ -84,12 +85,15 @@ class ResponseHeaders:
     """
 
     def __init__(self, settings: dict) -> None:
-        self.allowed_origins = set(settings["cors_origins"])
-        self.backoff = settings["backoff"]
-        self.backoff_percentage = settings["backoff_percentage"]
+        self.allowed_origins = tuple(settings["cors_origins"])
+        # Kinto answers ``*`` rather than echoing the origin when every origin
+        # is allowed: no credentials are involved, and caches need no ``Vary``.
+        self.any_origin = "*" in self.allowed_origins
         max_age = settings["cors_max_age_seconds"]
         # As in Kinto, 0 (or nothing) sends no Access-Control-Max-Age.
-        self.cors_max_age = str(max_age) if max_age else None
+        self.preflight_max_age = str(max_age) if max_age else None
+        self.backoff = settings["backoff"]
+        self.backoff_percentage = settings["backoff_percentage"]
 
     def __call__(self, event: NewRequest) -> None:
         event.request.add_response_callback(self.apply)
@@ -112,19 +116,21 @@ class ResponseHeaders:
             self.backoff_percentage is None or random.random() * 100 < self.backoff_percentage
         ):
             response.headers["Backoff"] = str(self.backoff)
-        if (
-            self.cors_max_age is not None
-            and "access-control-allow-methods" in present
-            and "access-control-max-age" not in present
-        ):
-            headerlist.append(("Access-Control-Max-Age", self.cors_max_age))
         if "access-control-expose-headers" in present:
             response.headers["Access-Control-Expose-Headers"] = EXPOSED_HEADERS
         else:
             headerlist.append(("Access-Control-Expose-Headers", EXPOSED_HEADERS))
         origin = request.environ.get("HTTP_ORIGIN")
-        if origin and ("*" in self.allowed_origins or origin in self.allowed_origins):
-            response.headers["Access-Control-Allow-Origin"] = origin
+        if origin and is_allowed_origin(origin, self.allowed_origins):
+            response.headers["Access-Control-Allow-Origin"] = "*" if self.any_origin else origin
+            if (
+                self.preflight_max_age is not None
+                and request.method == "OPTIONS"
+                and "access-control-allow-methods" in present
+                and response.status_code == 200
+            ):
+                # Lets browsers skip the preflight for a while (kinto.cors_max_age_seconds).
+                response.headers["Access-Control-Max-Age"] = self.preflight_max_age
         elif any(name.startswith("access-control-allow") for name in present):
             headerlist[:] = [
                 (name, value)

@@ -19,7 +19,13 @@ from pyramid.config import Configurator
 from pyramid.request import Request
 
 from kinto_clone.core import authorization
-from kinto_clone.core.errors import ERRORS, http_error, raise_invalid, request_GET
+from kinto_clone.core.errors import (
+    ERRORS,
+    http_error,
+    raise_all_invalid,
+    raise_invalid,
+    request_GET,
+)
 from kinto_clone.core.events import ACTIONS, notify_resource_event
 from kinto_clone.core.resource import body as bodies
 from kinto_clone.core.resource import pagination, preconditions
@@ -286,10 +292,9 @@ class Resource:
         try:
             return self.schema().deserialize(data)
         except colander.Invalid as error:
-            for field, message in sorted(error.asdict().items()):
-                raise_invalid(
-                    self.request, location="body", name=f"data.{field}", description=message
-                )
+            # Every invalid field is listed, as Kinto does (``data.members.0``, ``.1``...).
+            problems = sorted(error.asdict().items())
+            raise_all_invalid(self.request, ((f"data.{name}", text) for name, text in problems))
         raise AssertionError("unreachable")
 
     def _new_permissions(
@@ -439,6 +444,7 @@ class Resource:
         self._authorize("read")
         self.check_parents_exist()
         self._raise_400_if_invalid_id(self.object_id)
+        preconditions.conditions(self.request)  # a malformed header is a 400, even for a 404
         obj = self._current_object(self.object_id)
         if obj is None:
             raise self._404_for_object()
@@ -575,6 +581,7 @@ class Resource:
         self._authorize("write", object_missing=existing is None)
         self.check_parents_exist()
         self._raise_400_if_invalid_id(self.object_id)
+        preconditions.conditions(self.request)  # a malformed header is a 400, even for a 404
         if existing is None:
             raise self._404_for_object()
         preconditions.raise_412_if_modified(self.request, existing, existing["last_modified"])

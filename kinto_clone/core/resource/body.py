@@ -13,7 +13,8 @@ from typing import Any
 from pyramid import httpexceptions
 from pyramid.request import Request
 
-from kinto_clone.core.errors import ERRORS, http_error, raise_invalid
+from kinto_clone.core import validation_messages as messages
+from kinto_clone.core.errors import ERRORS, http_error, raise_all_invalid, raise_invalid
 from kinto_clone.core.resource.patch import JSON_PATCH, MERGE_PATCH, check_operations
 
 JSON = "application/json"
@@ -108,10 +109,12 @@ def _finite_float(text: str) -> float:
 
 
 def read_json_body(request: Request, allowed_types: tuple[str, ...] = (JSON,)) -> Any:
-    """The decoded body, or ``None`` when empty; 415/400 for anything unusable.
+    """The decoded object or array, or ``None`` when empty; 415/400 for anything unusable.
 
     As in Kinto, a wrong ``Content-Type`` is refused even with an empty body,
-    and a body sent without any ``Content-Type`` is read as JSON.
+    and a body sent without any ``Content-Type`` is read as JSON.  A body that
+    is not JSON, or is a bare scalar, is refused in Kinto's words: the reason,
+    then ``Required`` since no usable body remains.
     """
     content_type = request.content_type or ""
     if content_type and content_type not in allowed_types:
@@ -119,17 +122,20 @@ def read_json_body(request: Request, allowed_types: tuple[str, ...] = (JSON,)) -
         request.errors.status = 415
         raise_invalid(request, "header", "Content-Type", description)
     raw = request.body
-    if not raw or not raw.strip():
+    if not raw:
         return None
     try:
-        text = raw.decode("utf-8")
+        # The declared charset, as Kinto decodes it (UTF-8 when none is given).
+        text = raw.decode(request.charset or "utf-8")
         # NaN, Infinity and overflowing numbers are not JSON (RFC 8259) and
         # would make the response itself invalid JSON.
         body = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
     except RecursionError:
         raise_invalid(request, "body", None, f"JSON nested deeper than {MAX_DEPTH} levels")
-    except (UnicodeDecodeError, ValueError) as error:
-        raise_invalid(request, "body", None, f"Invalid JSON: {error}")
+    except (UnicodeDecodeError, LookupError, ValueError) as error:
+        _raise_unusable_body(request, messages.invalid_json(error))
+    if not isinstance(body, dict | list):
+        _raise_unusable_body(request, messages.NOT_AN_OBJECT_OR_ARRAY)
     if nesting_depth(body, MAX_DEPTH) > MAX_DEPTH:
         raise_invalid(request, "body", None, f"JSON nested deeper than {MAX_DEPTH} levels")
     problem = _text_problem(body)
@@ -138,51 +144,62 @@ def read_json_body(request: Request, allowed_types: tuple[str, ...] = (JSON,)) -
     return body
 
 
+def _raise_unusable_body(request: Request, reason: str) -> None:
+    raise_all_invalid(
+        request, [(messages.WHOLE_BODY, reason), (messages.WHOLE_BODY, messages.REQUIRED)]
+    )
+
+
 def parse_object_body(
     request: Request, known_permissions: tuple[str, ...], patch_format: str | None = None
 ) -> dict[str, Any] | list[Any]:
     """``{"data"?, "permissions"?}`` checked for shape; JSON patch bodies are lists."""
-    # Kinto's order, as listed in its 415 message.
+    # Kinto lists these in an order that changes from one process to the next
+    # (it comes from a set); this is one of them.
     allowed = (JSON_PATCH, JSON, MERGE_PATCH) if request.method == "PATCH" else (JSON,)
     body = read_json_body(request, allowed)
     if patch_format == JSON_PATCH:
         # As in Kinto, an empty body reads as ``{}``: not a list of operations.
         return _json_patch_operations(request, body if request.body.strip() else {})
     if body is None:
-        if request.body.strip():  # a literal ``null``, not an empty body
-            raise_invalid(request, "body", None, "Body should be a JSON object")
         return {}
+    raise_all_invalid(request, _object_body_errors(body, known_permissions))
+    return body
+
+
+def _object_body_errors(body: Any, known_permissions: tuple[str, ...]) -> list[tuple[str, str]]:
+    """Every problem of an object body, named and worded as Kinto names them.
+
+    Unknown top-level keys hide the other problems, as in Kinto.
+    """
     if not isinstance(body, dict):
-        raise_invalid(request, "body", None, "Body should be a JSON object")
-    unknown = sorted(set(body) - {"data", "permissions"})
+        return [(messages.WHOLE_BODY, messages.not_a_mapping(body))]
+    unknown = {key: value for key, value in body.items() if key not in ("data", "permissions")}
     if unknown:
-        raise_invalid(request, "body", None, f"Unrecognized keys in mapping: {unknown}")
-    data = body.get("data")
+        return [(messages.WHOLE_BODY, messages.unrecognized_keys(unknown))]
+    errors = []
     # Even with merge-patch, ``"data": null`` is refused as Kinto does: wiping
     # every field of an object is a PUT.
-    if "data" in body and not isinstance(data, dict):
-        raise_invalid(request, "body", "data", "data should be an object")
-    permissions = body.get("permissions")
+    if "data" in body and not isinstance(body["data"], dict):
+        errors.append(("data", messages.not_a_mapping(body["data"])))
     if "permissions" in body:
-        if not isinstance(permissions, dict):
-            raise_invalid(request, "body", "permissions", "permissions should be an object")
-        for perm, principals in permissions.items():
-            if perm not in known_permissions:
-                raise_invalid(
-                    request, "body", f"permissions.{perm}", f"{perm!r} is not a permission here"
-                )
-            if principals is None:  # ignored, or "remove" with merge-patch
-                continue
-            if not isinstance(principals, list) or not all(
-                isinstance(p, str) and p for p in principals
-            ):
-                raise_invalid(
-                    request,
-                    "body",
-                    f"permissions.{perm}",
-                    "should be a list of principals (strings)",
-                )
-    return body
+        errors.extend(_permissions_errors(body["permissions"], known_permissions))
+    return errors
+
+
+def _permissions_errors(permissions: Any, known: tuple[str, ...]) -> list[tuple[str, str]]:
+    if not isinstance(permissions, dict):
+        return [("permissions", messages.not_a_mapping(permissions))]
+    # A ``null`` list is ignored (or, with merge-patch, removes the permission)
+    # whatever its name, as in Kinto.
+    given = {perm: value for perm, value in permissions.items() if value is not None}
+    for perm in given:
+        if perm not in known:
+            return [("permissions", messages.not_one_of(perm, known))]
+    errors = []
+    for perm, principals in given.items():
+        errors.extend(messages.list_of_strings_errors(f"permissions.{perm}", principals))
+    return errors
 
 
 def _json_patch_operations(request: Request, body: Any) -> list[dict[str, Any]]:

@@ -64,6 +64,13 @@ def engine_from_config(config: Configurator, kind: str, dialect: Dialect) -> Eng
     key = url.render_as_string(hide_password=False)
     engine = engines.get(key)
     if engine is None:
-        engine = engines[key] = dialect.create_engine(url, pool_settings(settings, kind))
+        try:
+            engine = dialect.create_engine(url, pool_settings(settings, kind))
+        except OSError as error:  # SQLite: its folder cannot be created
+            raise ConfigurationError(
+                f"{setting}: cannot create {error.filename} ({error.strerror}); "
+                "choose a folder this server can write to."
+            ) from error
+        engines[key] = engine
         dialect.check_server(engine)
     return engine

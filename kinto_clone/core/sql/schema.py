@@ -29,13 +29,32 @@ from kinto_clone.core.sql.session import participate
 from kinto_clone.core.sql.tables import schema_versions
 from kinto_clone.core.storage import BackendError
 
-__all__ = ["Migration", "Schema", "SchemaError", "check_schema"]
+__all__ = [
+    "REQUIRE_DATABASE",
+    "DatabaseUnreachable",
+    "Migration",
+    "Schema",
+    "SchemaError",
+    "check_schema",
+]
 
 logger = logging.getLogger(__name__)
 
 
 class SchemaError(ConfigurationError):
     """The database schema cannot be used by this version of the server."""
+
+
+class DatabaseUnreachable(ConfigurationError):
+    """The database cannot be reached while the command needs it now."""
+
+
+REQUIRE_DATABASE = "require_database"
+"""Internal switch of the ``kinto`` commands: an unreachable database stops them.
+
+Without it (an application built by a WSGI container) the check only warns:
+the database may come up later, and requests get 503s until then.
+"""
 
 
 @dataclass(frozen=True)
@@ -146,11 +165,13 @@ class Schema:
                 f"this database."
             )
 
-    def check(self, engine: Engine, dialect: Dialect) -> None:
+    def check(self, engine: Engine, dialect: Dialect, require_database: bool = False) -> None:
         """Refuse to start on a schema this code cannot use; see the module docstring."""
         try:
             installed = self._settled_version(engine, dialect)
         except BackendError as error:
+            if require_database:
+                raise self._unreachable(engine, dialect, error) from error
             # The server may come up later: requests get 503s until then.
             logger.warning("Could not check the %s schema: %s", self.kind, error)
             return
@@ -165,6 +186,16 @@ class Schema:
         raise SchemaError(
             f"{dialect.title} {self.kind} schema {state} (this server needs version "
             f"{self.version}): run `kinto migrate`."
+        )
+
+    def _unreachable(
+        self, engine: Engine, dialect: Dialect, error: BackendError
+    ) -> DatabaseUnreachable:
+        reason = str(error.original or error).strip().splitlines() or ["no reason given"]
+        url = engine.url.render_as_string(hide_password=True)
+        return DatabaseUnreachable(
+            f"kinto.{self.kind}_url: cannot use the {dialect.title} database {url} "
+            f"({reason[0].strip()}); start the database or correct the URL."
         )
 
     def _settled_version(self, engine: Engine, dialect: Dialect) -> int:
@@ -193,4 +224,4 @@ def check_schema(
 ) -> None:
     """:meth:`Schema.check` unless ``kinto.skip_schema_check`` is set."""
     if not asbool(settings.get("skip_schema_check", False)):
-        schema.check(engine, dialect)
+        schema.check(engine, dialect, asbool(settings.get(REQUIRE_DATABASE, False)))

@@ -45,14 +45,17 @@ def translate_errors() -> Iterator[None]:
     except sa.exc.IntegrityError as error:
         raise IntegrityError(str(error.orig)) from error
     except sa.exc.DBAPIError as error:
-        logger.error("Database error: %s", error.orig)
+        # Logged by whoever handles the BackendError (the 503 view, the commit
+        # tween, the heartbeat, the start-up check), once and in its context: a
+        # ``kinto`` command prints it as its one line of error.
+        logger.debug("Database error: %s", error.orig)
         raise BackendError(original=error.orig) from error
     except sa.exc.StatementError as error:
         if isinstance(error.orig, TypeError | ValueError):
             raise error.orig from error
         raise BackendError(original=error) from error
     except sa.exc.SQLAlchemyError as error:
-        logger.error("Database error: %s", error)
+        logger.debug("Database error: %s", error)
         raise BackendError(original=error) from error
 
 
@@ -307,6 +310,7 @@ def ping(engine: Engine) -> bool:
     try:
         with translate_errors(), engine.connect() as connection:
             connection.execute(sa.select(sa.literal(1)))
-    except BackendError:
+    except BackendError as error:
+        logger.warning("Database unreachable: %s", error)
         return False
     return True

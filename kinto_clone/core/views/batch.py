@@ -18,6 +18,7 @@ from pyramid.interfaces import IRoutesMapper
 from pyramid.request import Request, apply_request_extensions
 from pyramid.response import Response
 
+from kinto_clone.core import validation_messages as messages
 from kinto_clone.core.errors import raise_invalid
 from kinto_clone.core.resource.body import read_json_body
 from kinto_clone.core.service import Service
@@ -44,7 +45,7 @@ def _invalid(request: Request, name: str, description: str) -> None:
 
 def _check_spec(request: Request, name: str, spec: Any, path_required: bool) -> None:
     if not isinstance(spec, dict):
-        _invalid(request, name, "should be an object")
+        _invalid(request, name, messages.not_a_mapping(spec))
     unknown = set(spec) - REQUEST_KEYS
     if unknown:
         _invalid(request, name, f"Unrecognized keys: {', '.join(sorted(unknown))}")
@@ -62,23 +63,25 @@ def _check_spec(request: Request, name: str, spec: Any, path_required: bool) -> 
     if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
         _invalid(request, f"{name}.headers", "should be an object of strings")
     if "body" in spec and not isinstance(spec["body"], dict):
-        _invalid(request, f"{name}.body", "should be an object")
+        _invalid(request, f"{name}.body", messages.not_a_mapping(spec["body"]))
 
 
 def parse_batch(request: Request) -> list[dict[str, Any]]:
     body = read_json_body(request)
+    if body is None:
+        _invalid(request, "requests", messages.REQUIRED)
     if not isinstance(body, dict):
-        _invalid(request, "requests", "Required")
-    unknown = set(body) - {"defaults", "requests"}
+        _invalid(request, messages.WHOLE_BODY, messages.not_a_mapping(body))
+    unknown = {key: value for key, value in body.items() if key not in ("defaults", "requests")}
     if unknown:
-        _invalid(request, ", ".join(sorted(unknown)), "Unrecognized key")
+        _invalid(request, messages.WHOLE_BODY, messages.unrecognized_keys(unknown))
     defaults = body.get("defaults", {})
     _check_spec(request, "defaults", defaults, path_required=False)
     specs = body.get("requests")
     if specs is None:
         _invalid(request, "requests", "Required")
     if not isinstance(specs, list):
-        _invalid(request, "requests", f'"{specs}" is not iterable')
+        _invalid(request, "requests", messages.not_iterable(specs))
     # Kinto checks every request's shape before the limit: same first error.
     for index, spec in enumerate(specs):
         if isinstance(spec, dict):
@@ -141,8 +144,11 @@ def _invoke(request: Request, subrequest: Request) -> tuple[Response, Request]:
     try:
         response = request.invoke_subrequest(subrequest, use_tweens=False)
     except Exception:
-        # Render it with the same exception views as a top-level request.
+        # Render it with the same exception views as a top-level request, and
+        # give it the same security and CORS headers (Pyramid runs response
+        # callbacks only for what a view returned).
         response = subrequest.invoke_exception_view(sys.exc_info())
+        subrequest._process_response_callbacks(response)
     # Follow one redirection (trailing slash, version prefix), as a client would.
     if response.status_code in (301, 302, 307, 308) and response.location:
         location = response.location
