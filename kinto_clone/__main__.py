@@ -509,13 +509,13 @@ def _for_the_operator(error: BaseException) -> BaseException | str | None:
         return _for_the_operator(error.evalue)
     if isinstance(error, ConfigurationConflictError):
         return None
-        operator_errors = (
-            CommandError,
-            configuration.ConfigurationError,
-            ConfigurationError,
-            UnsupportedSetting,
-            workers.WorkersError,
-        )
+    operator_errors = (
+        CommandError,
+        configuration.ConfigurationError,
+        ConfigurationError,
+        UnsupportedSetting,
+        workers.WorkersError,
+    )
     if isinstance(error, operator_errors):
         return error
     if _is_database_failure(error):
