@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.backends import BACKEND_PARAMS, AppBackend, AppCache, empty_backend, sql_backend
+from tests.ci import skip_or_fail
 from tests.server import KintoServer, StartServer, write_ini
 
 
@@ -88,9 +89,7 @@ def postgresql_url() -> Iterator[str]:
     except sa.exc.OperationalError as error:
         cause = str(error.orig).strip().splitlines()[0]
         reason = f"{POSTGRESQL_UNREACHABLE} {dsn} (set {POSTGRESQL_DSN_VARIABLE}): {cause}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason, pytrace=False)
-        pytest.skip(reason)
+        skip_or_fail(reason)
     yield url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
         hide_password=False
     )

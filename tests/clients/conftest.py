@@ -6,7 +6,7 @@ runs once per backend: the memory backends, and PostgreSQL in a database created
 for that server alone (``$KINTO_TEST_POSTGRESQL_DSN`` names the PostgreSQL server).
 
 A missing Node.js, npm or PostgreSQL, or a failed download, skips the suite with
-one line saying why; under ``CI=true`` it fails it instead.
+one line saying why; under CI (``CI=true``, ``1``, ``yes``...) it fails it instead.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from typing import NoReturn
 import pytest
 import sqlalchemy as sa
 
+from tests.ci import in_ci
 from tests.server import kinto_command
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,14 +36,10 @@ DEFAULT_POSTGRESQL_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 MIGRATE_TIMEOUT = 120
 
 
-def in_ci() -> bool:
-    return os.environ.get("CI") == "true"
-
-
 def unavailable(problem: str, suite: str) -> NoReturn:
-    """Skip ``suite`` for a missing tool or service; fail instead under ``CI=true``."""
+    """Skip ``suite`` for a missing tool or service; fail instead under CI."""
     if in_ci():
-        pytest.fail(f"{problem}: {suite} cannot run, and CI=true requires it", pytrace=False)
+        pytest.fail(f"{problem}: {suite} cannot run, and CI requires it", pytrace=False)
     pytest.skip(f"{problem}: {suite} skipped")
 
 
