@@ -6,140 +6,10 @@ import re
 from typing import Any
 
 import pytest
+from openapi_spec_validator import validate
+from openapi_spec_validator.validation.validators import OpenAPIV2SpecValidator
 
-from kinto_clone.core import jsonschema
 from tests.plugins.conftest import ACCOUNTS_SETTINGS, MakeApp
-
-# The parts of the Swagger 2.0 specification a client relies on, as a schema
-# (checked with the project's own validator).
-_STRINGS = {"type": "array", "items": {"type": "string"}, "uniqueItems": True}
-_PRIMITIVE = {"enum": ["string", "number", "integer", "boolean", "array"]}
-SWAGGER_2 = {
-    "definitions": {
-        "schema": {"type": "object"},
-        "parameter": {
-            "oneOf": [
-                {
-                    "type": "object",
-                    "required": ["name", "in", "schema"],
-                    "properties": {"in": {"const": "body"}, "schema": {"type": "object"}},
-                    "additionalProperties": {"not": {}},
-                    "patternProperties": {"^(name|required|description)$": {}},
-                },
-                {
-                    "type": "object",
-                    "required": ["name", "in", "type"],
-                    "properties": {
-                        "in": {"enum": ["query", "header", "path", "formData"]},
-                        "type": _PRIMITIVE,
-                        "collectionFormat": {"enum": ["csv", "ssv", "tsv", "pipes", "multi"]},
-                    },
-                    "not": {"required": ["schema"]},
-                },
-            ]
-        },
-        "operation": {
-            "type": "object",
-            "required": ["responses", "operationId", "tags"],
-            "properties": {
-                "tags": _STRINGS,
-                "produces": _STRINGS,
-                "consumes": _STRINGS,
-                "parameters": {
-                    "type": "array",
-                    "items": {"$ref": "#/definitions/parameter"},
-                    "uniqueItems": True,
-                },
-                "security": {
-                    "type": "array",
-                    "items": {"type": "object", "additionalProperties": _STRINGS},
-                },
-                "responses": {
-                    "type": "object",
-                    "minProperties": 1,
-                    "additionalProperties": False,
-                    "patternProperties": {
-                        "^([0-9]{3}|default)$": {
-                            "type": "object",
-                            "required": ["description"],
-                            "properties": {
-                                "description": {"type": "string"},
-                                "schema": {"$ref": "#/definitions/schema"},
-                                "headers": {
-                                    "type": "object",
-                                    "additionalProperties": {
-                                        "type": "object",
-                                        "required": ["type"],
-                                        "properties": {"type": _PRIMITIVE},
-                                    },
-                                },
-                            },
-                            "additionalProperties": False,
-                        }
-                    },
-                },
-            },
-            "propertyNames": {
-                "enum": [
-                    "tags",
-                    "summary",
-                    "description",
-                    "operationId",
-                    "produces",
-                    "consumes",
-                    "parameters",
-                    "responses",
-                    "schemes",
-                    "deprecated",
-                    "security",
-                ]
-            },
-        },
-    },
-    "type": "object",
-    "required": ["swagger", "info", "paths"],
-    "properties": {
-        "swagger": {"const": "2.0"},
-        "info": {"type": "object", "required": ["title", "version"]},
-        "host": {"type": "string", "pattern": r"^[^{}/ :\\]+(?::\d+)?$"},
-        "basePath": {"type": "string", "pattern": "^/"},
-        "schemes": {"type": "array", "items": {"enum": ["http", "https", "ws", "wss"]}},
-        "tags": {"type": "array", "items": {"type": "object", "required": ["name"]}},
-        "securityDefinitions": {
-            "type": "object",
-            "additionalProperties": {"type": "object", "required": ["type"]},
-        },
-        "definitions": {"type": "object", "additionalProperties": {"type": "object"}},
-        "paths": {
-            "type": "object",
-            "propertyNames": {"pattern": "^/"},
-            "additionalProperties": {
-                "type": "object",
-                "minProperties": 1,
-                "propertyNames": {
-                    "enum": [
-                        "get",
-                        "put",
-                        "post",
-                        "delete",
-                        "options",
-                        "head",
-                        "patch",
-                        "parameters",
-                    ]
-                },
-                "properties": {
-                    "parameters": {"type": "array", "items": {"$ref": "#/definitions/parameter"}},
-                    **{
-                        method: {"$ref": "#/definitions/operation"}
-                        for method in ("get", "put", "post", "delete", "patch")
-                    },
-                },
-            },
-        },
-    },
-    "additionalProperties": False,
-}
 
 ALL_PLUGINS = {
     **ACCOUNTS_SETTINGS,
@@ -162,8 +32,8 @@ def operations(document: dict[str, Any]):
 
 
 def test_document_is_valid_swagger_2(document: dict[str, Any]) -> None:
-    jsonschema.check_schema(SWAGGER_2)
-    jsonschema.validate(document, SWAGGER_2)
+    """Checked by openapi-spec-validator, not by the project's own validator."""
+    validate(document, cls=OpenAPIV2SpecValidator)
     assert document["swagger"] == "2.0"
     assert document["info"] == {"title": "kinto", "version": "1.23"}
     assert document["basePath"] == "/v1"
@@ -265,7 +135,7 @@ def test_only_configured_endpoints_are_described(make_app: MakeApp) -> None:
     assert "/accounts" not in document["paths"]
     assert "/permissions" not in document["paths"]
     assert document["securityDefinitions"] == {"basicauth": {"type": "basic"}}
-    jsonschema.validate(document, SWAGGER_2)
+    validate(document, cls=OpenAPIV2SpecValidator)
 
 
 def test_document_is_cached_but_host_follows_the_request(make_app: MakeApp) -> None:
