@@ -1,0 +1,163 @@
+"""Fixtures of the property-based suites: a live ``kinto start`` per backend.
+
+:func:`fuzz_server` runs one real server process per backend (memory, SQLite,
+PostgreSQL) with every plugin that adds endpoints to ``/v1/__api__`` (except
+``flush``, which would empty the seeded data mid-run), seeded with
+:data:`SEEDED` objects so that generated paths can name existing ones.
+
+Knobs (environment variables), so that the suites can be run harder by hand:
+
+* ``KINTO_FUZZ_EXAMPLES``: examples per API operation (default 12);
+* ``KINTO_FUZZ_RANDOM=1``: a new random seed each run instead of the fixed,
+  reproducible one;
+* ``KINTO_FUZZ_STRICT=1``: known failures (:mod:`tests.fuzz.known_issues`)
+  fail too, to check that their fixes were merged.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import requests
+import sqlalchemy as sa
+
+from tests.backends import BACKEND_PARAMS, sql_backend
+from tests.server import KintoServer, basicauth_userid, write_ini
+
+ALICE_CREDENTIALS = ("alice", "secret")
+BOB_CREDENTIALS = ("bob", "secret")
+
+PLUGINS = {
+    "kinto.includes": "kinto.plugins.default_bucket kinto.plugins.history kinto.plugins.accounts",
+    "multiauth.policies": "account basicauth",
+    "multiauth.policy.account.use": "kinto.plugins.accounts.AccountsPolicy",
+    "kinto.account_create_principals": "system.Everyone",
+    "kinto.account_bcrypt_rounds": "4",
+    "kinto.experimental_permissions_endpoint": "true",
+}
+
+SQL_MODULES = {
+    "postgresql": "kinto.core.{kind}.postgresql",
+    "sqlite": "kinto_clone.core.{kind}.sqlite",
+}
+
+# Alice's objects: ``shared`` can be read and written by every authenticated
+# user, ``private`` by her alone (generated requests meet both 403 and 404).
+SEEDED = {
+    "bucket_id": ["shared", "private"],
+    "collection_id": ["c"],
+    "id": ["shared", "private", "c", "g", "r", "alice"],
+}
+
+
+def examples_per_operation() -> int:
+    return int(os.environ.get("KINTO_FUZZ_EXAMPLES", "12"))
+
+
+def randomized() -> bool:
+    return os.environ.get("KINTO_FUZZ_RANDOM", "") not in ("", "0")
+
+
+@dataclass
+class FuzzServer:
+    """A seeded server of one backend, and the requests sent to it."""
+
+    backend: str
+    server: KintoServer
+    requests_sent: int = 0
+    excused: list[str] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+
+@pytest.fixture(scope="module", params=BACKEND_PARAMS)
+def fuzz_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[FuzzServer]:
+    backend: str = request.param
+    folder = tmp_path_factory.mktemp(f"fuzz-{backend}")
+    with _database(request, backend, folder) as url:
+        settings = dict(PLUGINS)
+        if url:
+            for kind in ("storage", "permission", "cache"):
+                settings[f"kinto.{kind}_backend"] = SQL_MODULES[backend].format(kind=kind)
+                settings[f"kinto.{kind}_url"] = url
+        with KintoServer(write_ini(folder / "kinto.ini", settings)) as server:
+            seed(server.url)
+            found = FuzzServer(backend, server)
+            yield found
+            _REQUEST_COUNTS[backend] = _REQUEST_COUNTS.get(backend, 0) + found.requests_sent
+            _EXCUSED.extend(f"[{backend}] {line}" for line in found.excused)
+
+
+_REQUEST_COUNTS: dict[str, int] = {}
+_EXCUSED: list[str] = []
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """How many requests the generated cases sent, per backend (this process only)."""
+    if _REQUEST_COUNTS:
+        counts = ", ".join(f"{name} {count}" for name, count in sorted(_REQUEST_COUNTS.items()))
+        terminalreporter.write_line(f"fuzz requests sent: {counts}")
+    for line in _EXCUSED:
+        terminalreporter.write_line(f"excused (known issue): {line}")
+
+
+class _database:
+    """The database URL of a backend (``None`` for memory), migrated, private
+    to the server: a schema of the test database for PostgreSQL."""
+
+    def __init__(self, request: pytest.FixtureRequest, backend: str, folder: Path) -> None:
+        self.request, self.backend, self.folder = request, backend, folder
+        self._cleanup: list[object] = []
+
+    def __enter__(self) -> str | None:
+        if self.backend == "memory":
+            return None
+        if self.backend == "sqlite":
+            url = f"sqlite:///{self.folder / 'kinto.sqlite'}"
+        else:
+            base = sa.make_url(self.request.getfixturevalue("postgresql_url"))
+            self.schema = f"kinto_fuzz_{uuid.uuid4().hex[:12]}"
+            self.admin = sa.create_engine(base, poolclass=sa.pool.NullPool)
+            with self.admin.begin() as connection:
+                connection.execute(sa.schema.CreateSchema(self.schema))
+            options = {"options": f"-csearch_path={self.schema}"}
+            url = base.update_query_dict(options).render_as_string(hide_password=False)
+        with sql_backend(self.backend, url):
+            pass
+        return url
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.backend == "postgresql":
+            with self.admin.begin() as connection:
+                connection.execute(sa.schema.DropSchema(self.schema, cascade=True))
+            self.admin.dispose()
+
+
+def seed(url: str) -> None:
+    """Alice's buckets ``shared`` and ``private``, each with collection ``c``
+    (record ``r``) and group ``g``."""
+    session = requests.Session()
+    session.auth = ALICE_CREDENTIALS
+    authenticated = {"read": ["system.Authenticated"], "write": ["system.Authenticated"]}
+    for bucket in SEEDED["bucket_id"]:
+        permissions = authenticated if bucket == "shared" else {}
+        base = f"{url}/v1/buckets/{bucket}"
+        for path, body in [
+            ("", {"permissions": permissions}),
+            ("/collections/c", {}),
+            ("/collections/c/records/r", {"data": {"title": "seeded"}}),
+            (
+                "/groups/g",
+                {"data": {"members": ["basicauth:" + basicauth_userid(*BOB_CREDENTIALS)]}},
+            ),
+        ]:
+            session.put(base + path, json=body).raise_for_status()
