@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from tests.backends import BACKEND_PARAMS, AppBackend, AppCache, empty_backend, sql_backend
 from tests.ci import skip_or_fail
+from tests.fuzz.known_issues import EXCUSED
 from tests.server import KintoServer, StartServer, write_ini
 
 
@@ -65,6 +66,16 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if report.skipped and isinstance(longrepr, tuple) and POSTGRESQL_UNREACHABLE in longrepr[2]:
         report.longrepr = (__file__, None, longrepr[2])
     return report
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The failures of the property-based suites excused as known issues (this
+    process only: run with ``-p no:xdist`` to see them all)."""
+    shown = EXCUSED[:50]
+    for line in shown:
+        terminalreporter.write_line(f"excused known issue: {line}")
+    if len(EXCUSED) > len(shown):
+        terminalreporter.write_line(f"... and {len(EXCUSED) - len(shown)} more excused")
 
 
 @pytest.fixture(scope="session")

@@ -5,21 +5,14 @@ PostgreSQL) with every plugin that adds endpoints to ``/v1/__api__`` (except
 ``flush``, which would empty the seeded data mid-run), seeded with
 :data:`SEEDED` objects so that generated paths can name existing ones.
 
-Knobs (environment variables), so that the suites can be run harder by hand:
-
-* ``KINTO_FUZZ_EXAMPLES``: examples per API operation (default 12);
-* ``KINTO_FUZZ_RANDOM=1``: a new random seed each run instead of the fixed,
-  reproducible one;
-* ``KINTO_FUZZ_STRICT=1``: known failures (:mod:`tests.fuzz.known_issues`)
-  fail too, to check that their fixes were merged.
+How hard the suites search is set by environment variables (:mod:`.knobs`).
 """
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -55,14 +48,6 @@ SEEDED = {
 }
 
 
-def examples_per_operation() -> int:
-    return int(os.environ.get("KINTO_FUZZ_EXAMPLES", "12"))
-
-
-def randomized() -> bool:
-    return os.environ.get("KINTO_FUZZ_RANDOM", "") not in ("", "0")
-
-
 @dataclass
 class FuzzServer:
     """A seeded server of one backend, and the requests sent to it."""
@@ -70,7 +55,6 @@ class FuzzServer:
     backend: str
     server: KintoServer
     requests_sent: int = 0
-    excused: list[str] = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -94,11 +78,9 @@ def fuzz_server(
             found = FuzzServer(backend, server)
             yield found
             _REQUEST_COUNTS[backend] = _REQUEST_COUNTS.get(backend, 0) + found.requests_sent
-            _EXCUSED.extend(f"[{backend}] {line}" for line in found.excused)
 
 
 _REQUEST_COUNTS: dict[str, int] = {}
-_EXCUSED: list[str] = []
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
@@ -106,8 +88,6 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if _REQUEST_COUNTS:
         counts = ", ".join(f"{name} {count}" for name, count in sorted(_REQUEST_COUNTS.items()))
         terminalreporter.write_line(f"fuzz requests sent: {counts}")
-    for line in _EXCUSED:
-        terminalreporter.write_line(f"excused (known issue): {line}")
 
 
 class _database:

@@ -1,7 +1,7 @@
 """Failures of issue 14 that are fixed on other branches, not merged yet.
 
 The property-based suites excuse a failure matching one of :data:`KNOWN` (and
-note it, see ``excused`` of the fixtures) instead of failing, so that they stay
+note it: listed at the end of the run) instead of failing, so that they stay
 green and keep finding new problems meanwhile.  Under ``KINTO_FUZZ_STRICT=1``
 nothing is excused: run them so after merging, then delete the entries whose
 failures are gone.
@@ -9,13 +9,14 @@ failures are gone.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import unquote_to_bytes
 
-__all__ = ["KNOWN", "Attempt", "known_issue"]
+from tests.fuzz.knobs import strict
+
+__all__ = ["EXCUSED", "KNOWN", "Attempt", "known_issue"]
 
 
 @dataclass(frozen=True)
@@ -81,12 +82,18 @@ KNOWN: list[KnownIssue] = [
 ]
 
 
-def strict() -> bool:
-    return os.environ.get("KINTO_FUZZ_STRICT", "") not in ("", "0")
+EXCUSED: list[str] = []
+"""The failures excused in this test process, for the terminal summary."""
 
 
 def known_issue(attempt: Attempt) -> KnownIssue | None:
     """The known issue a failed attempt belongs to, unless running strict."""
     if strict():
         return None
-    return next((issue for issue in KNOWN if issue.matches(attempt)), None)
+    issue = next((issue for issue in KNOWN if issue.matches(attempt)), None)
+    if issue is not None:
+        EXCUSED.append(
+            f"{issue.item} (branch {issue.branch}) [{attempt.backend}] {attempt.status}: "
+            f"{attempt.method} {attempt.path[:200]} {attempt.body[:200]!r}"
+        )
+    return issue

@@ -20,7 +20,6 @@ import hypothesis
 import pytest
 import requests
 import schemathesis
-from hypothesis import HealthCheck, Phase
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
@@ -36,14 +35,14 @@ from tests.fuzz.conftest import (
     PLUGINS,
     SEEDED,
     FuzzServer,
-    examples_per_operation,
-    randomized,
 )
+from tests.fuzz.knobs import search
 from tests.fuzz.known_issues import Attempt, known_issue
 from tests.server import default_settings
 
 pytestmark = pytest.mark.process
 
+EXAMPLES_PER_OPERATION = 12
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -99,14 +98,7 @@ def test_operation(fuzz_server: FuzzServer, live_schema: Any, operation_label: s
     operation = live_schema[path][method]
     session = requests.Session()
 
-    @hypothesis.settings(
-        max_examples=examples_per_operation(),
-        deadline=None,
-        derandomize=not randomized(),
-        database=None,
-        suppress_health_check=list(HealthCheck),
-        phases=[Phase.explicit, Phase.generate, Phase.shrink],
-    )
+    @search(EXAMPLES_PER_OPERATION)
     @hypothesis.given(case=cases(operation))
     def check(case: Any) -> None:
         for auth in (ALICE_CREDENTIALS, None):
@@ -118,9 +110,6 @@ def test_operation(fuzz_server: FuzzServer, live_schema: Any, operation_label: s
                 issue = known_issue(attempt_of(fuzz_server.backend, response))
                 if issue is None:
                     raise
-                fuzz_server.excused.append(
-                    f"{issue.item}: {response.request.method} {response.request.path_url}"
-                )
 
     check()
 
