@@ -149,3 +149,30 @@ def test_collection_creator_cannot_tell_collections_content(shared: webtest.Test
         assert seen(on_existing.status_int, on_existing.headers, on_existing.body) == seen(
             on_unknown.status_int, on_unknown.headers, on_unknown.body
         ), (method, existing)
+
+
+def test_reader_of_one_collection_learns_nothing_of_the_others(
+    shared: webtest.TestApp,
+) -> None:
+    """Eve may read collection ``open`` only: inside ``c`` and among the
+    bucket's other collections, existing and unknown objects look alike."""
+    shared.put_json(
+        f"{B}/collections/open", {"permissions": {"read": [principal("eve")]}}, headers=ALICE
+    )
+    shared.get(f"{B}/collections/open/records", headers=EVE, status=200)
+    pairs = [
+        (f"{B}/collections/c/records/r", f"{B}/collections/c/records/unknown"),
+        (f"{B}/collections/c/records", f"{B}/collections/unknown/records"),
+        (f"{B}/collections/c", f"{B}/collections/unknown"),
+        (f"{B}/groups/g", f"{B}/groups/unknown"),
+    ]
+    for method in ("GET", "HEAD", "PATCH", "DELETE"):
+        for existing, unknown in pairs:
+            if method == "PATCH" and existing.endswith("/records"):
+                continue  # 405 whoever asks
+            on_existing = call(shared, method, existing, EVE)
+            on_unknown = call(shared, method, unknown, EVE)
+            assert on_existing.status_int == 403, (method, existing)
+            assert seen(on_existing.status_int, on_existing.headers, on_existing.body) == seen(
+                on_unknown.status_int, on_unknown.headers, on_unknown.body
+            ), (method, existing)
