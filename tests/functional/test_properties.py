@@ -194,8 +194,11 @@ def test_any_filter_is_answered(collection: webtest.TestApp, app_backend: Any) -
     check()
 
 
+# Filter values are read as JSON where they parse (as Kinto does, ``NaN`` and
+# ``Infinity`` included): such words are not strings there.
+JSON_WORDS = ("true", "false", "null", "NaN", "Infinity")
 WORDS = st.text(string.ascii_letters + "éßЖ漢", min_size=1, max_size=10).filter(
-    lambda word: word not in ("true", "false", "null")
+    lambda word: word not in JSON_WORDS
 )
 
 
@@ -254,24 +257,27 @@ def test_pages_list_every_record_once_in_order(
         st.integers(1, 4),
     )
     def check(records: list[dict[str, Any]], sort: str, limit: int) -> None:
+        # Issue 14, fixed on branch i14-paging: pages sorted on arrays or objects.
+        excused = not strict() and any(
+            isinstance(value, list | dict) for data in records for value in data.values()
+        )
         send(collection, app_backend.name, "DELETE", RECORDS)
         for number, data in enumerate(records):
             send(collection, app_backend.name, "PUT", record_path(f"r{number}"), {"data": data})
         whole = send(collection, app_backend.name, "GET", f"{RECORDS}?_sort={sort}")
+        assert whole.status_int == 200, whole.text
         expected = [record["id"] for record in whole.json["data"]]
         paged: list[str] = []
         path: str | None = f"{RECORDS}?{urlencode({'_sort': sort, '_limit': limit})}"
         while path is not None and len(paged) <= len(records):
             page = send(collection, app_backend.name, "GET", path)
-            if page is None:
+            if page is None or (page.status_int != 200 and excused):
                 return
+            assert page.status_int == 200, (path, page.text)
             paged += [record["id"] for record in page.json["data"]]
             next_page = page.headers.get("Next-Page")
             path = None if next_page is None else _path_of(next_page)
-        containers = any(isinstance(v, list | dict) for data in records for v in data.values())
-        if paged != expected and containers and not strict():
-            return  # issue 14: pagination on array/object _sort (branch i14-paging)
-        assert paged == expected, (sort, limit)
+        assert paged == expected or excused, (sort, limit)
 
     check()
 

@@ -57,7 +57,8 @@ def _invalid_utf8_path(attempt: Attempt) -> bool:
     return False
 
 
-_HUGE_NUMBER = re.compile(rb"\d{19,}|\de\d{3,}", re.IGNORECASE)
+# Beyond 64-bit integers and doubles (``1e999`` and ``Infinity`` read as inf).
+_HUGE_NUMBER = re.compile(rb"\d{19,}|\de\d{3,}|(?<![a-z])(infinity|nan)(?![a-z])", re.IGNORECASE)
 
 
 def _huge_number_in_query(attempt: Attempt) -> bool:
