@@ -5,7 +5,7 @@ every operation, valid ones and (negative mode) ones breaking the document.
 Each is sent twice, as Alice (Basic Auth) and anonymously, and each answer must:
 
 * not be a 5xx (``not_a_server_error``): no input breaks the server;
-* match the document: status code, content type and body schema.
+* match the document: status code, content type, headers and body schema.
 
 Paths name the seeded objects half of the time (:data:`~tests.fuzz.conftest.SEEDED`),
 so that requests reach the objects and not only 403/404 answers.  The number of
@@ -25,6 +25,7 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    response_headers_conformance,
     response_schema_conformance,
     status_code_conformance,
 )
@@ -47,6 +48,7 @@ CHECKS = [
     not_a_server_error,
     status_code_conformance,
     content_type_conformance,
+    response_headers_conformance,
     response_schema_conformance,
 ]
 
