@@ -88,8 +88,9 @@ EXCUSED: list[str] = []
 
 
 def known_issue(attempt: Attempt) -> KnownIssue | None:
-    """The known issue a failed attempt belongs to, unless running strict."""
-    if strict():
+    """The known issue a failed attempt belongs to, unless running strict: all
+    of them are 5xx answers, anything else is never excused."""
+    if strict() or attempt.status < 500:
         return None
     issue = next((issue for issue in KNOWN if issue.matches(attempt)), None)
     if issue is not None:
