@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,36 +91,35 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.write_line(f"fuzz requests sent: {counts}")
 
 
-class _database:
+@contextmanager
+def _database(request: pytest.FixtureRequest, backend: str, folder: Path) -> Iterator[str | None]:
     """The database URL of a backend (``None`` for memory), migrated, private
-    to the server: a schema of the test database for PostgreSQL."""
-
-    def __init__(self, request: pytest.FixtureRequest, backend: str, folder: Path) -> None:
-        self.request, self.backend, self.folder = request, backend, folder
-        self._cleanup: list[object] = []
-
-    def __enter__(self) -> str | None:
-        if self.backend == "memory":
-            return None
-        if self.backend == "sqlite":
-            url = f"sqlite:///{self.folder / 'kinto.sqlite'}"
-        else:
-            base = sa.make_url(self.request.getfixturevalue("postgresql_url"))
-            self.schema = f"kinto_fuzz_{uuid.uuid4().hex[:12]}"
-            self.admin = sa.create_engine(base, poolclass=sa.pool.NullPool)
-            with self.admin.begin() as connection:
-                connection.execute(sa.schema.CreateSchema(self.schema))
-            options = {"options": f"-csearch_path={self.schema}"}
-            url = base.update_query_dict(options).render_as_string(hide_password=False)
-        with sql_backend(self.backend, url):
+    to the server: a file for SQLite, a schema of the test database for
+    PostgreSQL (dropped afterwards)."""
+    if backend == "memory":
+        yield None
+        return
+    if backend == "sqlite":
+        url = f"sqlite:///{folder / 'kinto.sqlite'}"
+        with sql_backend(backend, url):
             pass
-        return url
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self.backend == "postgresql":
-            with self.admin.begin() as connection:
-                connection.execute(sa.schema.DropSchema(self.schema, cascade=True))
-            self.admin.dispose()
+        yield url
+        return
+    base = sa.make_url(request.getfixturevalue("postgresql_url"))
+    schema = f"kinto_fuzz_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(base, poolclass=sa.pool.NullPool)
+    with admin.begin() as connection:
+        connection.execute(sa.schema.CreateSchema(schema))
+    try:
+        options = {"options": f"-csearch_path={schema}"}
+        url = base.update_query_dict(options).render_as_string(hide_password=False)
+        with sql_backend(backend, url):
+            pass
+        yield url
+    finally:
+        with admin.begin() as connection:
+            connection.execute(sa.schema.DropSchema(schema, cascade=True))
+        admin.dispose()
 
 
 def seed(url: str) -> None:
