@@ -30,6 +30,8 @@ class Attempt:
     body: bytes
     content_type: str
     status: int
+    credentials: str = ""
+    """The Basic Auth ``user:password`` sent, if any."""
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,7 @@ def _raw(attempt: Attempt) -> bytes:
 
 def _nul_on_postgresql(attempt: Attempt) -> bool:
     return attempt.backend == "postgresql" and (
-        b"\x00" in _raw(attempt) or b"\\u0000" in attempt.body
+        b"\x00" in _raw(attempt) or b"\\u0000" in attempt.body or "\x00" in attempt.credentials
     )
 
 
