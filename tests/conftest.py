@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.backends import BACKEND_PARAMS, AppBackend, AppCache, empty_backend, sql_backend
-from tests.ci import skip_or_fail
+from tests.ci import normalize_ci_variable, skip_or_fail
 from tests.fuzz.known_issues import EXCUSED
 from tests.server import KintoServer, StartServer, write_ini
 
@@ -66,6 +66,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if report.skipped and isinstance(longrepr, tuple) and POSTGRESQL_UNREACHABLE in longrepr[2]:
         report.longrepr = (__file__, None, longrepr[2])
     return report
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    normalize_ci_variable()
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
-from tests.ci import in_ci, skip_or_fail
+from tests.ci import in_ci, normalize_ci_variable, skip_or_fail
 
 
 @pytest.mark.parametrize("value", ["true", "True", "TRUE", "1", "yes", "on", " true "])
@@ -26,3 +28,13 @@ def test_other_values_skip(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
 def test_unset_skips(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CI", raising=False)
     assert not in_ci()
+
+
+@pytest.mark.parametrize(("value", "normalized"), [("1", "true"), ("Yes", "true"), ("0", "0")])
+def test_truthy_spellings_are_normalized(
+    monkeypatch: pytest.MonkeyPatch, value: str, normalized: str
+) -> None:
+    """Checks written ``CI == "true"`` (other modules, client suites) see CI too."""
+    monkeypatch.setenv("CI", value)
+    normalize_ci_variable()
+    assert os.environ["CI"] == normalized
