@@ -98,7 +98,6 @@ def cases(operation: Any) -> st.SearchStrategy[Any]:
 def test_operation(fuzz_server: FuzzServer, live_schema: Any, operation_label: str) -> None:
     method, path = operation_label.split(" ", 1)
     operation = live_schema[path][method]
-    session = requests.Session()
 
     @search(EXAMPLES_PER_OPERATION)
     @hypothesis.given(case=cases(operation))
@@ -113,7 +112,8 @@ def test_operation(fuzz_server: FuzzServer, live_schema: Any, operation_label: s
                 if issue is None:
                     raise
 
-    check()
+    with requests.Session() as session:
+        check()
 
 
 def attempt_of(backend: str, response: Any) -> Attempt:
