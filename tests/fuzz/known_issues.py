@@ -68,6 +68,16 @@ def _huge_number_in_query(attempt: Attempt) -> bool:
     return bool(_HUGE_NUMBER.search(unquote_to_bytes(query)))
 
 
+def _too_many_filters(attempt: Attempt) -> bool:
+    """Many parameters, deeply dotted fields, or long ``in_``/``_sort`` lists."""
+    _, _, query = attempt.path.partition("?")
+    pairs = [pair.partition("=") for pair in query.split("&")]
+    return len(pairs) > 100 or any(
+        unquote_to_bytes(key).count(b".") > 30 or unquote_to_bytes(value).count(b",") > 100
+        for key, _, value in pairs
+    )
+
+
 def _token(attempt: Attempt) -> bool:
     return "_token=" in attempt.path
 
@@ -80,6 +90,7 @@ KNOWN: list[KnownIssue] = [
     KnownIssue("NUL bytes in ids/usernames/values on PostgreSQL", "i14-input", _nul_on_postgresql),
     KnownIssue("invalid UTF-8 URL paths", "i14-input", _invalid_utf8_path),
     KnownIssue("huge numbers in filters", "i14-input", _huge_number_in_query),
+    KnownIssue("too many filters / deep dotted fields", "i14-input", _too_many_filters),
     KnownIssue("_token nesting/overflow", "i14-paging", _token),
     KnownIssue("JSON Patch (replaced by jsonpatch)", "i14-jsonlibs", _json_patch),
 ]
