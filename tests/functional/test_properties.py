@@ -316,22 +316,42 @@ BODY_TARGETS = [
     ("PATCH", record_path("r")),
     ("POST", "/v1/batch"),
 ]
-CONTENT_TYPES = ["application/json", "application/merge-patch+json", "text/plain"]
-envelopes = json_values | st.fixed_dictionaries(
-    {},
-    optional={
-        "data": json_values,
-        "permissions": json_values
-        | st.dictionaries(st.sampled_from(["read", "write", "x"]), json_values),
-        "requests": st.lists(
-            st.fixed_dictionaries(
-                {"path": st.sampled_from([RECORDS, "/buckets/b", "", "x"]) | query_text},
-                optional={"method": st.sampled_from(["GET", "PUT", "x"]), "body": json_values},
+CONTENT_TYPES = [
+    "application/json",
+    "application/merge-patch+json",
+    "application/json-patch+json",
+    "text/plain",
+]
+json_patches = st.lists(
+    st.fixed_dictionaries(
+        {
+            "op": st.sampled_from(["add", "remove", "replace", "move", "copy", "test", "x"]),
+            "path": st.sampled_from(["/data/a", "/data/a/0", "/data/a/-", "/data/a/³", "/x", ""])
+            | query_text,
+        },
+        optional={"value": json_values, "from": st.sampled_from(["/data/a", "/data/b/1"])},
+    ),
+    max_size=4,
+)
+envelopes = (
+    json_values
+    | json_patches
+    | st.fixed_dictionaries(
+        {},
+        optional={
+            "data": json_values,
+            "permissions": json_values
+            | st.dictionaries(st.sampled_from(["read", "write", "x"]), json_values),
+            "requests": st.lists(
+                st.fixed_dictionaries(
+                    {"path": st.sampled_from([RECORDS, "/buckets/b", "", "x"]) | query_text},
+                    optional={"method": st.sampled_from(["GET", "PUT", "x"]), "body": json_values},
+                ),
+                max_size=3,
             ),
-            max_size=3,
-        ),
-        "defaults": json_values,
-    },
+            "defaults": json_values,
+        },
+    )
 )
 
 
@@ -343,6 +363,14 @@ def test_any_body_is_answered(collection: webtest.TestApp, app_backend: Any) -> 
 
     @search(40)
     @hypothesis.given(st.sampled_from(BODY_TARGETS), st.sampled_from(CONTENT_TYPES), envelopes)
+    @hypothesis.example(
+        ("PATCH", record_path("r")),
+        "application/json-patch+json",
+        [
+            {"op": "add", "path": "/data/a", "value": [1]},
+            {"op": "add", "path": "/data/a/³", "value": 1},
+        ],
+    )
     def check(target: tuple[str, str], content_type: str, body: Any) -> None:
         method, path = target
         raw = json.dumps(body).encode()
