@@ -24,6 +24,7 @@ import pytest
 import sqlalchemy as sa
 from psycopg2 import sql
 
+from tests.ci import skip_or_fail
 from tests.conftest import (
     DEFAULT_POSTGRESQL_DSN,
     POSTGRESQL_DSN_VARIABLE,
@@ -53,9 +54,7 @@ def postgresql_database() -> Iterator[str]:
     except psycopg2.OperationalError as error:
         cause = str(error).strip().splitlines()[0]
         reason = f"{POSTGRESQL_UNREACHABLE} {dsn} (set {POSTGRESQL_DSN_VARIABLE}): {cause}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason, pytrace=False)
-        pytest.skip(reason)
+        skip_or_fail(reason)
     admin.autocommit = True
     try:
         with admin.cursor() as cursor:

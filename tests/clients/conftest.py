@@ -2,11 +2,12 @@
 
 Each suite drives a real ``kinto`` process (see ``tests/server.py``) with a client
 used unchanged: kinto-http.py, kinto.js with kinto-http.js, httpie.  Every suite
-runs once per backend: the memory backends, and PostgreSQL in a database created
-for that server alone (``$KINTO_TEST_POSTGRESQL_DSN`` names the PostgreSQL server).
+runs once per backend: the memory backends, SQLite (the default) in a file of
+its own, and PostgreSQL in a database created for that server alone
+(``$KINTO_TEST_POSTGRESQL_DSN`` names the PostgreSQL server).
 
 A missing Node.js, npm or PostgreSQL, or a failed download, skips the suite with
-one line saying why; under ``CI=true`` it fails it instead.
+one line saying why; under CI (``CI=true``, ``1``, ``yes``...) it fails it instead.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import NoReturn
 import pytest
 import sqlalchemy as sa
 
+from tests.ci import in_ci
 from tests.server import kinto_command
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,14 +37,10 @@ DEFAULT_POSTGRESQL_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 MIGRATE_TIMEOUT = 120
 
 
-def in_ci() -> bool:
-    return os.environ.get("CI") == "true"
-
-
 def unavailable(problem: str, suite: str) -> NoReturn:
-    """Skip ``suite`` for a missing tool or service; fail instead under ``CI=true``."""
+    """Skip ``suite`` for a missing tool or service; fail instead under CI."""
     if in_ci():
-        pytest.fail(f"{problem}: {suite} cannot run, and CI=true requires it", pytrace=False)
+        pytest.fail(f"{problem}: {suite} cannot run, and CI requires it", pytrace=False)
     pytest.skip(f"{problem}: {suite} skipped")
 
 
@@ -146,17 +144,26 @@ def postgresql_database() -> Iterator[str]:
         admin.dispose()
 
 
+def sql_settings(modules: str, url: str) -> dict[str, str]:
+    settings = {}
+    for kind in ("storage", "permission", "cache"):
+        settings[f"kinto.{kind}_backend"] = modules.format(kind=kind)
+        settings[f"kinto.{kind}_url"] = url
+    return settings
+
+
 @pytest.fixture(
-    params=["memory", pytest.param("postgresql", marks=pytest.mark.postgresql)],
+    params=["memory", "sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)],
 )
-def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
-    """The backends of the server under test: memory, then a fresh PostgreSQL database."""
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    """The backends of the server under test: memory, a fresh SQLite database
+    (the default backend), then a fresh PostgreSQL database."""
     if request.param == "memory":
         yield Backend("memory", dict(MEMORY_SETTINGS))
         return
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'clients-db' / 'kinto.sqlite'}"
+        yield Backend("sqlite", sql_settings("kinto_clone.core.{kind}.sqlite", url))
+        return
     with postgresql_database() as url:
-        settings = {}
-        for kind in ("storage", "permission", "cache"):
-            settings[f"kinto.{kind}_backend"] = f"kinto.core.{kind}.postgresql"
-            settings[f"kinto.{kind}_url"] = url
-        yield Backend("postgresql", settings)
+        yield Backend("postgresql", sql_settings("kinto.core.{kind}.postgresql", url))

@@ -156,46 +156,8 @@ def test_authenticated_stranger_gets_403(shared: webtest.TestApp) -> None:
     assert "WWW-Authenticate" not in response.headers
 
 
-# Every (method, existing path, similar unknown path) a stranger could try.
-PROBES = (
-    [(method, B, "/v1/buckets/unknown") for method in ("GET", "PATCH", "DELETE")]
-    + [
-        (method, existing, unknown)
-        for method in ("GET", "PUT", "PATCH", "DELETE")
-        for existing, unknown in [
-            (f"{B}/collections/c", f"{B}/collections/unknown"),
-            (f"{B}/collections/c", "/v1/buckets/unknown/collections/c"),
-            (f"{B}/groups/g", f"{B}/groups/unknown"),
-            (f"{B}/collections/c/records/r", f"{B}/collections/c/records/unknown"),
-            (f"{B}/collections/c/records/r", f"{B}/collections/unknown/records/r"),
-            (f"{B}/collections/c/records/r", "/v1/buckets/unknown/collections/c/records/r"),
-        ]
-    ]
-    + [
-        (method, existing, unknown)
-        for method in ("GET", "POST", "DELETE")
-        for existing, unknown in [
-            (f"{B}/collections", "/v1/buckets/unknown/collections"),
-            (f"{B}/groups", "/v1/buckets/unknown/groups"),
-            (f"{B}/collections/c/records", f"{B}/collections/unknown/records"),
-            (f"{B}/collections/c/records", "/v1/buckets/unknown/collections/c/records"),
-        ]
-    ]
-)
-
-
-@pytest.mark.clone_only
-@pytest.mark.parametrize(("method", "existing", "unknown"), PROBES)
-@pytest.mark.parametrize("user", ["eve", "anonymous"])
-def test_no_existence_leak_to_those_who_cannot_read_the_bucket(
-    shared: webtest.TestApp, method: str, existing: str, unknown: str, user: str
-) -> None:
-    headers = EVE if user == "eve" else ANONYMOUS
-    on_existing = call(shared, method, existing, headers)
-    on_unknown = call(shared, method, unknown, headers)
-    expected = 403 if user == "eve" else 401
-    assert on_existing.status_int == on_unknown.status_int == expected
-    assert on_existing.json == on_unknown.json
+# That strangers cannot tell existing objects from unknown ones (status, body,
+# headers, batches): tests/functional/test_existence_leaks.py.
 
 
 @pytest.mark.clone_only

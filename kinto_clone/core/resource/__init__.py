@@ -588,7 +588,7 @@ class Resource:
         raw = request_GET(self.request).get("last_modified")
         last_modified = None
         if raw is not None:
-            if not raw.isdigit() or not is_valid_timestamp(int(raw)):
+            if not raw.isdecimal() or not is_valid_timestamp(int(raw)):
                 raise_invalid(
                     self.request,
                     location="querystring",

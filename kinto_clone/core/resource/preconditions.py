@@ -28,7 +28,7 @@ def _parse(request: Request, header: str) -> int | str | None:
     value = raw.strip()
     if value == ANY:
         return ANY
-    if len(value) >= 2 and value[0] == value[-1] == '"' and value[1:-1].isdigit():
+    if len(value) >= 2 and value[0] == value[-1] == '"' and value[1:-1].isdecimal():
         return int(value[1:-1])
     raise_invalid(
         request,

@@ -85,7 +85,7 @@ def _timestamp(request: Request, name: str, raw: str) -> int | None:
         value = value[1:-1]
     if value == "null":
         return None
-    if not value.isdigit() or not is_valid_timestamp(int(value)):
+    if not value.isdecimal() or not is_valid_timestamp(int(value)):
         _invalid(request, name)
     return int(value)
 
@@ -103,7 +103,7 @@ def parse_limit(request: Request, params: Any) -> int:
     raw = params.get("_limit")
     if raw is not None and raw.strip():  # ``_limit=`` is ignored, as by Kinto
         stripped = raw.strip()
-        if not stripped.isdigit() or int(stripped) > MAX_BIG_INTEGER:
+        if not stripped.isdecimal() or int(stripped) > MAX_BIG_INTEGER:
             _invalid(request, "_limit")
         limit = int(stripped)
         if paginate_by:

@@ -211,11 +211,15 @@ def _resource_operation(resource: Any, kind: str, method: str) -> dict[str, Any]
     name = resource.name
     data = schema_of_node(resource.schema())
     data.setdefault("additionalProperties", {})
+    # What a client must send is not what it reads back: an account's password
+    # is required in requests and never echoed, and ``Response-Behavior: light``
+    # or ``_fields`` leave fields out.
+    answered = {key: value for key, value in data.items() if key != "required"}
     object_body = {
         "type": "object",
-        "properties": {"data": data, "permissions": {"type": "object"}},
+        "properties": {"data": answered, "permissions": {"type": "object"}},
     }
-    list_body = {"type": "object", "properties": {"data": {"type": "array", "items": data}}}
+    list_body = {"type": "object", "properties": {"data": {"type": "array", "items": answered}}}
     ok = {"description": "Success.", "headers": TIMESTAMP_HEADERS}
     not_modified = {
         "description": "Not modified since the value of the If-None-Match header.",

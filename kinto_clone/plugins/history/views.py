@@ -99,7 +99,7 @@ def get_snapshot(request: Request) -> dict[str, list[dict[str, Any]]]:
     bucket_id = request.matchdict["bucket_id"]
     collection_id = request.matchdict["collection_id"]
     raw_timestamp = request.matchdict["timestamp"]
-    if not raw_timestamp.isdigit():
+    if not raw_timestamp.isdecimal():
         raise_invalid(
             request,
             location="path",
