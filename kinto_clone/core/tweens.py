@@ -1,4 +1,5 @@
-"""Tweens wrapping every request: the transaction and the common response headers."""
+"""Tweens wrapping every request: the transaction, the common response headers,
+and the check every request passes before routing (a usable path)."""
 
 from __future__ import annotations
 
@@ -122,6 +123,29 @@ class ResponseHeaders:
                 for name, value in headerlist
                 if not name.lower().startswith("access-control-allow")
             ]
+
+
+def reject_unusable_path(event: NewRequest) -> None:
+    """400 for a path that is not UTF-8 once unescaped (``/v1/buckets/%FF``), or
+    that holds a NUL character (``/v1/buckets/b%00``).
+
+    Routing, views and logging all read ``request.path``, which raises
+    ``UnicodeDecodeError`` for the former; PostgreSQL cannot even compare a
+    text with the latter, so no backend holds such an id.  As a ``NewRequest``
+    subscriber this runs before routing, for batch sub-requests too.  Kinto's
+    answer for the former: errno 107 "Invalid URL path.", without details
+    (for a NUL, a 403 or a 400 depending on the URL, a 500 on PostgreSQL).
+    """
+    try:
+        unusable = "\x00" in event.request.path_info
+    except UnicodeDecodeError:
+        unusable = True
+    if unusable:
+        raise http_error(
+            httpexceptions.HTTPBadRequest(),
+            errno=ERRORS.INVALID_PARAMETERS,
+            message="Invalid URL path.",
+        )
 
 
 def end_of_service_tween_factory(handler: Handler, registry: Registry) -> Handler:
