@@ -23,6 +23,7 @@ SQLite has no ordered JSON type: a field is compared by its type rank
 from __future__ import annotations
 
 import json
+import math
 import operator
 import struct
 from collections.abc import Callable, Sequence
@@ -248,7 +249,7 @@ class _SQLiteField:
             )
         if rank == BOOLEAN:
             return self.value, int(value)
-        return self.value, value
+        return self.value, _sqlite_number(value)
 
 
 class SQLiteFields:
@@ -373,7 +374,24 @@ def _element_equals(kind: ColumnElement[str], value: ColumnElement[Any], item: A
     if rank >= ARRAY_RANK:
         key = sa.literal(jsonb_key(item), sa.LargeBinary)
         return sa.and_(types, sa.func.kinto_jsonb_key(value) == key)
-    return sa.and_(types, value == item)
+    return sa.and_(types, value == _sqlite_number(item))
+
+
+_SQLITE_INTEGERS = range(-(2**63), 2**63)
+
+
+def _sqlite_number(value: Any) -> Any:
+    """``value``, as a float if it is an integer beyond SQLite's 64 bits.
+
+    SQLite reads such integers from JSON text as floats too, so they compare
+    alike; the driver cannot even bind them as integers (``OverflowError``).
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and value not in _SQLITE_INTEGERS:
+        try:
+            return float(value)
+        except OverflowError:  # beyond any double: still an ordered number
+            return math.inf if value > 0 else -math.inf
+    return value
 
 
 def _sqlite_text(field: _SQLiteField) -> ColumnElement[str]:
