@@ -49,22 +49,11 @@ class ListQuery:
         return any(f.field == "last_modified" for f in self.filters)
 
 
-# Integers a filter value keeps exact, as Kinto's parser does: 64 bits, signed
-# or not.  Beyond, a number is a float; beyond a float, the value is a string.
-SMALLEST_INTEGER = -(2**63)
-LARGEST_INTEGER = 2**64 - 1
-
-
 def _finite_float(text: str) -> float:
     value = float(text)
     if not math.isfinite(value):
         raise ValueError(f"number {text} is too big")
     return value
-
-
-def _native_integer(text: str) -> int | float:
-    value = int(text)
-    return value if SMALLEST_INTEGER <= value <= LARGEST_INTEGER else _finite_float(text)
 
 
 def _reject_constant(name: str) -> Any:
@@ -76,15 +65,12 @@ def native_value(value: str) -> Any:
 
     As in Kinto, what no JSON document can hold stays a string: ``NaN``,
     ``Infinity``, ``1e999`` (so they never reach a database that cannot take
-    them, PostgreSQL's ``jsonb`` among them).
+    them, PostgreSQL's ``jsonb`` among them).  Integers stay exact, as in the
+    documents they are compared with (Kinto turns those beyond 64 bits into
+    floats).
     """
     try:
-        return json.loads(
-            value,
-            parse_int=_native_integer,
-            parse_float=_finite_float,
-            parse_constant=_reject_constant,
-        )
+        return json.loads(value, parse_float=_finite_float, parse_constant=_reject_constant)
     except ValueError:
         return value
 
