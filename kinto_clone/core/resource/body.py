@@ -54,7 +54,7 @@ def response_behavior(request: Request) -> str:
     return value.lower()
 
 
-def _depth(value: Any, limit: int) -> int:
+def nesting_depth(value: Any, limit: int) -> int:
     """Nesting depth, stopping early once ``limit`` is exceeded."""
     stack = [(value, 1)]
     deepest = 0
@@ -130,7 +130,7 @@ def read_json_body(request: Request, allowed_types: tuple[str, ...] = (JSON,)) -
         raise_invalid(request, "body", None, f"JSON nested deeper than {MAX_DEPTH} levels")
     except (UnicodeDecodeError, ValueError) as error:
         raise_invalid(request, "body", None, f"Invalid JSON: {error}")
-    if _depth(body, MAX_DEPTH) > MAX_DEPTH:
+    if nesting_depth(body, MAX_DEPTH) > MAX_DEPTH:
         raise_invalid(request, "body", None, f"JSON nested deeper than {MAX_DEPTH} levels")
     problem = _text_problem(body)
     if problem:

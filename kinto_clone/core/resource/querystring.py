@@ -16,6 +16,7 @@ from typing import Any
 from pyramid.request import Request
 
 from kinto_clone.core.errors import raise_invalid, request_GET, send_alert
+from kinto_clone.core.resource import query_limits
 from kinto_clone.core.storage import COMPARISON, Filter, Sort
 
 MAX_BIG_INTEGER = 2**63 - 1
@@ -145,7 +146,7 @@ def parse_fields(request: Request, params: Any) -> list[str] | None:
 def parse_filters(
     request: Request, params: Any, id_field: str, modified_field: str
 ) -> list[Filter]:
-    filters = []
+    named: list[tuple[str, Filter]] = []
     for raw_name, raw_value in params.items():
         name = raw_name.strip()
         if "\x00" in name or "\x00" in raw_value:
@@ -158,7 +159,7 @@ def parse_filters(
                     url=TO_DEPRECATION_URL,
                 )
             value = _timestamp(request, name, raw_value)
-            filters.append(Filter(modified_field, value, TIMESTAMP_PARAMS[name]))
+            named.append((name, Filter(modified_field, value, TIMESTAMP_PARAMS[name])))
             continue
         if name.startswith("_"):
             continue
@@ -169,33 +170,53 @@ def parse_filters(
             operator, field_name = COMPARISON.EQ, name
         if not _FIELD_RE.match(field_name):
             _invalid(request, name, f"Unknown filter field '{name}'")
-
-        value: Any
-        if operator in (COMPARISON.IN, COMPARISON.EXCLUDE):
-            value = [native_value(part) for part in _comma_list(raw_value)]
-        elif operator in (COMPARISON.CONTAINS, COMPARISON.CONTAINS_ANY):
-            if field_name in (id_field, modified_field):
-                _invalid(request, name, f"Field '{field_name}' is not an array")
-            parsed = native_value(raw_value)
-            value = parsed if isinstance(parsed, list) else [parsed]
-        elif field_name == id_field and operator is not COMPARISON.HAS:
-            value = raw_value
-        elif field_name == modified_field and operator is not COMPARISON.HAS:
-            value = _timestamp(request, name, raw_value)
-        else:
-            value = native_value(raw_value)
-
-        if operator is COMPARISON.LIKE and not isinstance(value, str):
-            _invalid(request, name)
-        if operator in (COMPARISON.IN, COMPARISON.EXCLUDE):
-            if field_name == id_field:
-                value = [str(v) if not isinstance(v, str) else v for v in value]
-            elif field_name == modified_field and not all(is_valid_timestamp(v) for v in value):
-                _invalid(request, name)
+        query_limits.check_field(request, name, field_name)
+        try:
+            value = _filter_value(
+                request, name, raw_value, operator, field_name, id_field, modified_field
+            )
+        except RecursionError:
+            query_limits.refuse_too_deep(request, name)
+        query_limits.check_value_depth(request, name, value)
         if has_null_character(value):
             _invalid(request, name, "Invalid character 0x00")
-        filters.append(Filter(field_name, value, operator))
-    return filters
+        named.append((name, Filter(field_name, value, operator)))
+    query_limits.check_filters(request, named)
+    return [item for _, item in named]
+
+
+def _filter_value(
+    request: Request,
+    name: str,
+    raw_value: str,
+    operator: COMPARISON,
+    field_name: str,
+    id_field: str,
+    modified_field: str,
+) -> Any:
+    value: Any
+    if operator in (COMPARISON.IN, COMPARISON.EXCLUDE):
+        value = [native_value(part) for part in _comma_list(raw_value)]
+    elif operator in (COMPARISON.CONTAINS, COMPARISON.CONTAINS_ANY):
+        if field_name in (id_field, modified_field):
+            _invalid(request, name, f"Field '{field_name}' is not an array")
+        parsed = native_value(raw_value)
+        value = parsed if isinstance(parsed, list) else [parsed]
+    elif field_name == id_field and operator is not COMPARISON.HAS:
+        value = raw_value
+    elif field_name == modified_field and operator is not COMPARISON.HAS:
+        value = _timestamp(request, name, raw_value)
+    else:
+        value = native_value(raw_value)
+
+    if operator is COMPARISON.LIKE and not isinstance(value, str):
+        _invalid(request, name)
+    if operator in (COMPARISON.IN, COMPARISON.EXCLUDE):
+        if field_name == id_field:
+            value = [str(v) if not isinstance(v, str) else v for v in value]
+        elif field_name == modified_field and not all(is_valid_timestamp(v) for v in value):
+            _invalid(request, name)
+    return value
 
 
 def parse_sorting(request: Request, params: Any, modified_field: str) -> list[Sort]:
@@ -207,6 +228,7 @@ def parse_sorting(request: Request, params: Any, modified_field: str) -> list[So
         if not match:
             _invalid(request, "_sort", f"Unknown sort field '{item}'")
         sorting.append(Sort(match.group(2), -1 if match.group(1) == "-" else 1))
+    query_limits.check_sorting(request, sorting)
     if not any(sort.field == modified_field for sort in sorting):
         sorting.append(Sort(modified_field, -1))
     return sorting

@@ -295,19 +295,17 @@ class SQLiteFields:
                 return self.like(_sqlite_text(field), value)
             case COMPARISON.CONTAINS:
                 items = as_list(value)
-                return sa.and_(
-                    field.type == "array",
-                    *[self._any_element(document, path, [item]) for item in items],
-                )
+                every = [self._any_element(document, path, [item]) for item in items]
+                return sa.and_(field.type == "array", _all(every))
             case COMPARISON.CONTAINS_ANY:
                 items = as_list(value)
                 if not items:
                     return sa.false()
                 return sa.and_(field.type == "array", self._any_element(document, path, items))
             case COMPARISON.IN:
-                return sa.or_(sa.false(), *[_compare(field, COMPARISON.EQ, v) for v in value])
+                return _one_of(field.type, field.value, value)
             case COMPARISON.EXCLUDE:
-                return sa.and_(sa.true(), *[_compare(field, COMPARISON.NOT, v) for v in value])
+                return sa.not_(_one_of(field.type, field.value, value))
         return _compare(field, op, value)
 
     def _any_element(
@@ -319,8 +317,8 @@ class SQLiteFields:
             .table_valued("value", "type")
             .alias("element")
         )
-        matches = [_element_equals(element.c.type, element.c.value, item) for item in items]
-        return sa.exists(sa.select(sa.literal(1)).select_from(element).where(sa.or_(*matches)))
+        matches = _one_of(element.c.type, element.c.value, items)
+        return sa.exists(sa.select(sa.literal(1)).select_from(element).where(matches))
 
     def order(
         self, document: ColumnElement[Any], path: Sequence[str], direction: int
@@ -363,18 +361,48 @@ def _compare(field: _SQLiteField, op: COMPARISON, value: Any) -> Condition:
     return sa.or_(strict(field.rank, rank), sa.and_(field.rank == rank, same))
 
 
-def _element_equals(kind: ColumnElement[str], value: ColumnElement[Any], item: Any) -> Condition:
-    """``json_each`` row (``type``, ``value``) equal to the JSON value ``item``."""
-    rank = rank_of(item)
-    if rank == BOOLEAN:
-        return kind == ("true" if item else "false")
-    types = kind.in_(_SQLITE_TYPES[rank])
-    if rank == NULL:
-        return types
-    if rank >= ARRAY_RANK:
-        key = sa.literal(jsonb_key(item), sa.LargeBinary)
-        return sa.and_(types, sa.func.kinto_jsonb_key(value) == key)
-    return sa.and_(types, value == _sqlite_number(item))
+def _one_of(kind: ColumnElement[str], value: ColumnElement[Any], items: list[Any]) -> Condition:
+    """A JSON value (its ``json_type`` and SQL value) equal to one of ``items``.
+
+    One ``IN`` list per JSON type: the expression stays as shallow for a
+    thousand items as for one (SQLite refuses expressions deeper than 1000
+    levels).  Never ``NULL``, even for an absent value, so that its negation
+    (``exclude_``) keeps the objects lacking the field.
+    """
+    by_rank: dict[int, list[Any]] = {}
+    for item in items:
+        by_rank.setdefault(rank_of(item), []).append(item)
+    conditions = []
+    for rank, group in by_rank.items():
+        if rank == BOOLEAN:
+            typed = kind.in_(sorted({"true" if item else "false" for item in group}))
+        else:
+            typed = kind.in_(_SQLITE_TYPES[rank])
+        if rank in (NULL, BOOLEAN):
+            conditions.append(typed)
+        elif rank >= ARRAY_RANK:
+            keys = [jsonb_key(item) for item in group]
+            # SQLite may evaluate either side of an AND first: the key function
+            # only ever sees containers.
+            key = sa.case((typed, sa.func.kinto_jsonb_key(value)), else_=sa.null())
+            conditions.append(key.in_(keys))
+        else:
+            scalars = [_sqlite_number(item) for item in group]
+            conditions.append(sa.and_(typed, value.in_(scalars)))
+    # ``json_type`` is NULL for an absent value: so would the ``OR`` be.
+    return sa.func.coalesce(sa.or_(sa.false(), *conditions), False)
+
+
+def _all(conditions: list[Condition]) -> Condition:
+    """``AND`` of ``conditions`` (never ``NULL``) as a balanced tree: SQLite
+    nests a flat ``a AND b AND c ...`` one level per term, and refuses
+    expressions deeper than 1000 levels.  SQLAlchemy flattens nested ``AND``s,
+    parentheses or not: each half goes through ``coalesce()`` instead."""
+    if len(conditions) <= 2:
+        return sa.and_(sa.true(), *conditions)
+    middle = len(conditions) // 2
+    halves = (_all(conditions[:middle]), _all(conditions[middle:]))
+    return sa.and_(*(sa.func.coalesce(half, False) for half in halves))
 
 
 _SQLITE_INTEGERS = range(-(2**63), 2**63)
