@@ -36,6 +36,7 @@ from kinto_clone.core.resource.querystring import (
     is_valid_timestamp,
     parse_fields,
     parse_list_query,
+    parse_timestamp,
 )
 from kinto_clone.core.service import Service
 from kinto_clone.core.storage import COMPARISON, Filter, ObjectNotFoundError, UnicityError
@@ -49,6 +50,11 @@ METHOD_PERMISSIONS = {
     "DELETE": "write",
     "PATCH": "write",
 }
+
+
+# PostgreSQL indexes an object by parent id, type and id, in at most 2704 bytes:
+# longer ids would be a 503 there (Kinto 26.5.0 has no bound).
+MAX_ID_LENGTH = 255
 
 
 class ObjectSchema(colander.MappingSchema):
@@ -151,7 +157,11 @@ class Resource:
         return self.model.object_uri(self.object_id or "")
 
     def _id_generator_match(self, object_id: Any) -> bool:
-        return isinstance(object_id, str) and self.model.id_generator.match(object_id)
+        return (
+            isinstance(object_id, str)
+            and len(object_id) <= MAX_ID_LENGTH
+            and self.model.id_generator.match(object_id)
+        )
 
     def _raise_400_if_invalid_id(self, object_id: Any) -> None:
         if not self._id_generator_match(object_id):
@@ -357,7 +367,8 @@ class Resource:
         new = dict(payload.get("data") or {})
         object_id = new.get("id")
         existing = None
-        if object_id is not None:
+        # ``"id": null`` is an invalid id too, as in Kinto (not a request for one).
+        if "id" in new:
             self._raise_400_if_invalid_id(object_id)
             existing = self._current_object(object_id, for_write=True)
         if existing is not None:
@@ -564,15 +575,16 @@ class Resource:
         raw = request_GET(self.request).get("last_modified")
         last_modified = None
         if raw is not None:
-            if not raw.isdigit() or not is_valid_timestamp(int(raw)):
+            requested = parse_timestamp(raw)
+            if requested is None:
                 raise_invalid(
                     self.request,
                     location="querystring",
                     name="last_modified",
                     description="Invalid value for last_modified",
                 )
-            if int(raw) > existing["last_modified"]:
-                last_modified = int(raw)
+            if requested > existing["last_modified"]:
+                last_modified = requested
         try:
             deleted = self.model.delete_object(existing, last_modified=last_modified)
         except ObjectNotFoundError:

@@ -86,6 +86,22 @@ def has_null_character(value: Any) -> bool:
     return False
 
 
+# ASCII digits only: ``str.isdigit()`` also takes ``"²"``, which ``int()`` refuses.
+_TIMESTAMP_RE = re.compile(r"[0-9]{1,19}")
+
+
+def parse_timestamp(text: str) -> int | None:
+    """The timestamp (or limit) ``text`` spells, up to 2**63 - 1, else ``None``.
+
+    Checked before ``int()``, which refuses superscript digits and numbers of
+    more than 4300 digits with a ``ValueError`` (a 500 in Kinto too).
+    """
+    if _TIMESTAMP_RE.fullmatch(text) is None:
+        return None
+    value = int(text)
+    return value if value <= MAX_BIG_INTEGER else None
+
+
 def is_valid_timestamp(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_BIG_INTEGER
 
@@ -106,9 +122,10 @@ def _timestamp(request: Request, name: str, raw: str) -> int | None:
         value = value[1:-1]
     if value == "null":
         return None
-    if not value.isdigit() or not is_valid_timestamp(int(value)):
+    timestamp = parse_timestamp(value)
+    if timestamp is None:
         _invalid(request, name)
-    return int(value)
+    return timestamp
 
 
 def _comma_list(raw: str) -> list[str]:
@@ -123,10 +140,10 @@ def parse_limit(request: Request, params: Any) -> int:
     limit = paginate_by
     raw = params.get("_limit")
     if raw is not None and raw.strip():  # ``_limit=`` is ignored, as by Kinto
-        stripped = raw.strip()
-        if not stripped.isdigit() or int(stripped) > MAX_BIG_INTEGER:
+        parsed = parse_timestamp(raw.strip())
+        if parsed is None:
             _invalid(request, "_limit")
-        limit = int(stripped)
+        limit = parsed
         if paginate_by:
             limit = min(limit, paginate_by)
     return min(limit, max_fetch) if limit else max_fetch
