@@ -372,3 +372,29 @@ def test_odd_numbers_in_preconditions_are_a_400(
             "name": header,
             "description": "The value should be integer between double quotes.",
         }
+
+
+# --- Credentials -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "credentials", [b"al\xffice:secret", b"alice:s\xe9cret", b"\xed\xa0\x80:x"]
+)
+def test_credentials_that_are_not_utf8_are_read_as_latin1_like_kinto(
+    app: webtest.TestApp, credentials: bytes
+) -> None:
+    """Kinto (Pyramid's parser) reads them as Latin-1: same header, same user id."""
+    header = {"Authorization": "Basic " + base64.b64encode(credentials).decode()}
+    user = app.get("/v1/", headers=header).json["user"]["id"]
+    same = credentials.decode("latin-1").encode("utf-8")
+    utf8_header = {"Authorization": "Basic " + base64.b64encode(same).decode()}
+    assert app.get("/v1/", headers=utf8_header).json["user"]["id"] == user
+
+
+@pytest.mark.parametrize(
+    "authorization", ["Basic \xff\xfe", "Basic ====", "Basic", "Bearer \xff", "\xff", "Basic Og=="]
+)
+def test_malformed_credentials_are_anonymous(app: webtest.TestApp, authorization: str) -> None:
+    response = app.get("/v1/", headers={"Authorization": authorization})
+    assert "user" not in response.json
+    app.get(RECORDS, headers={"Authorization": authorization}, status=401)
