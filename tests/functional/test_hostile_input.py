@@ -406,3 +406,41 @@ def test_decimal_digits_of_any_script_are_numbers_like_in_kinto(
 ) -> None:
     for name in ("_limit", "_since", "_before"):
         record.get(f"{RECORDS}?{name}={quote(text)}", headers=ALICE, status=200)
+
+
+# --- Client timestamps -------------------------------------------------------------
+
+LATEST = 10**14  # year 5138
+
+
+@pytest.mark.clone_only  # Kinto 26.5.0 keeps them, then answers 500 on every later write.
+@pytest.mark.parametrize("timestamp", [LATEST + 1, 253402300799999, 2**63 - 1, 2**63, 2**70])
+def test_a_client_timestamp_too_far_in_the_future_is_ignored(
+    record: webtest.TestApp, timestamp: int
+) -> None:
+    response = record.put_json(
+        f"{RECORDS}/r", {"data": {"last_modified": timestamp}}, headers=ALICE
+    )
+    assert response.json["data"]["last_modified"] < LATEST
+    record.put_json(f"{RECORDS}/r", {"data": {"n": 6}}, headers=ALICE, status=200)
+    record.post_json(RECORDS, {"data": {"last_modified": timestamp}}, headers=ALICE, status=201)
+    url = f"{RECORDS}/r?last_modified={timestamp}"
+    assert record.delete(url, headers=ALICE, expect_errors=True).status_int == 400
+
+
+@pytest.mark.parametrize("timestamp", [-1, 1.5, "abc", True, None, [], 1e20])
+def test_a_client_timestamp_that_is_not_one_is_ignored(
+    record: webtest.TestApp, timestamp: object
+) -> None:
+    response = record.put_json(
+        f"{RECORDS}/r", {"data": {"last_modified": timestamp}}, headers=ALICE
+    )
+    assert isinstance(response.json["data"]["last_modified"], int)
+
+
+def test_a_client_timestamp_up_to_the_bound_is_kept(record: webtest.TestApp) -> None:
+    response = record.put_json(f"{RECORDS}/r", {"data": {"last_modified": LATEST}}, headers=ALICE)
+    assert response.json["data"]["last_modified"] == LATEST
+    response = record.post_json(RECORDS, {"data": {}}, headers=ALICE)
+    assert response.json["data"]["last_modified"] > LATEST
+    assert "GMT" in response.headers["Last-Modified"]

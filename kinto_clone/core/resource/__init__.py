@@ -33,7 +33,7 @@ from kinto_clone.core.resource.patch import (
 )
 from kinto_clone.core.resource.querystring import (
     ListQuery,
-    is_valid_timestamp,
+    is_valid_client_timestamp,
     parse_fields,
     parse_list_query,
     parse_timestamp,
@@ -299,9 +299,12 @@ class Resource:
         return given
 
     def _keep_client_timestamp(self, new: dict[str, Any], old: dict[str, Any] | None) -> None:
-        """A client's ``last_modified`` survives only if it is a newer integer."""
+        """A client's ``last_modified`` survives only if it is a newer integer,
+        not too far in the future (:data:`MAX_CLIENT_TIMESTAMP`)."""
         value = new.get("last_modified")
-        if not is_valid_timestamp(value) or (old is not None and value <= old["last_modified"]):
+        if not is_valid_client_timestamp(value) or (
+            old is not None and value <= old["last_modified"]
+        ):
             new.pop("last_modified", None)
 
     def _prepare(
@@ -576,7 +579,7 @@ class Resource:
         last_modified = None
         if raw is not None:
             requested = parse_timestamp(raw)
-            if requested is None:
+            if not is_valid_client_timestamp(requested):
                 raise_invalid(
                     self.request,
                     location="querystring",

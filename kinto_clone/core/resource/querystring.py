@@ -103,6 +103,18 @@ def parse_timestamp(text: str) -> int | None:
     return value if value <= MAX_BIG_INTEGER else None
 
 
+# The latest timestamp a client may give an object (year 5138, in milliseconds).
+# Every later write in its list gets a greater one: the room left up to year 9999,
+# beyond which no ``Last-Modified`` date can be written (a 500 in Kinto), is
+# room for 1.5e14 of them.
+MAX_CLIENT_TIMESTAMP = 10**14
+
+
+def is_valid_client_timestamp(value: Any) -> bool:
+    """Whether a client may set ``last_modified`` to ``value`` (bodies, deletes)."""
+    return is_valid_timestamp(value) and value <= MAX_CLIENT_TIMESTAMP
+
+
 def is_valid_timestamp(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_BIG_INTEGER
 
