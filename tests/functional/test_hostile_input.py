@@ -8,13 +8,17 @@ of the wrong type.  Issue 14.
 from __future__ import annotations
 
 import base64
+import json
+import socket
 from urllib.parse import quote
 
 import pytest
 import webtest
 
+from tests.backends import AppBackend
 from tests.functional.conftest import MakeApp
 from tests.functional.helpers import ALICE
+from tests.server import StartServer
 
 RECORDS = "/v1/buckets/b/collections/c/records"
 JSON_ALICE = {**ALICE, "Content-Type": "application/json"}
@@ -444,3 +448,52 @@ def test_a_client_timestamp_up_to_the_bound_is_kept(record: webtest.TestApp) -> 
     response = record.post_json(RECORDS, {"data": {}}, headers=ALICE)
     assert response.json["data"]["last_modified"] > LATEST
     assert "GMT" in response.headers["Last-Modified"]
+
+
+# --- Over HTTP, through waitress --------------------------------------------------
+
+
+def raw_request(url: str, request_line: bytes, headers: bytes = b"", body: bytes = b"") -> tuple:
+    """``(status, JSON body)`` of bytes sent as they are (clients would escape them)."""
+    host, port = url.removeprefix("http://").split(":")
+    head = request_line + b"\r\nHost: x\r\nConnection: close\r\n" + headers
+    head += b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n"
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(head + body)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    status_line, _, rest = answer.partition(b"\r\n")
+    payload = rest.partition(b"\r\n\r\n")[2]
+    return int(status_line.split()[1]), json.loads(payload)
+
+
+def test_hostile_requests_to_a_real_server_get_4xx(
+    app_backend: AppBackend, start_server: StartServer
+) -> None:
+    """One request of each class, through waitress, on each backend."""
+    server = start_server(app_backend.settings)
+    auth = b"Authorization: Basic " + base64.b64encode(b"alice:secret") + b"\r\n"
+    json_auth = auth + b"Content-Type: application/json\r\n"
+
+    def send(line: bytes, headers: bytes = auth, body: bytes = b"") -> tuple:
+        return raw_request(server.url, line, headers, body)
+
+    assert send(b"PUT /v1/buckets/b HTTP/1.1")[0] == 201
+    assert send(b"PUT /v1/buckets/b/collections/c HTTP/1.1")[0] == 201
+    for path in (b"/v1/buckets/%FF", b"/v1/%C0%AF", b"/v1/batch%FF", b"/v1/buckets/b%00"):
+        assert send(b"GET " + path + b" HTTP/1.1") == (400, INVALID_PATH)
+    batch = b'{"requests": [{"path": "/buckets/%ED%A0%80"}]}'
+    status, body = send(b"POST /v1/batch HTTP/1.1", json_auth, batch)
+    assert (status, body["responses"][0]["body"]) == (200, INVALID_PATH)
+    records = RECORDS.encode()
+    for query in (b"n=1e999", b"n=" + HUGE.encode(), b"in_n=1e999,9223372036854775808"):
+        assert send(b"GET " + records + b"?" + query + b" HTTP/1.1") == (200, {"data": []})
+    too_many = many("f{i}=1", 101).encode()
+    assert send(b"GET " + records + b"?" + too_many + b" HTTP/1.1")[0] == 400
+    deep = b"gt_a" + b".a" * 199 + b"=1"
+    assert send(b"DELETE " + records + b"?" + deep + b" HTTP/1.1")[0] == 400
+    status, body = send(b"POST " + records + b" HTTP/1.1", json_auth, b'{"data": {"id": null}}')
+    assert (status, body) == (400, INVALID_ID)
+    nul_user = b"Authorization: Basic " + base64.b64encode(b"al\x00ice:x") + b"\r\n"
+    assert send(b"GET /v1/ HTTP/1.1", nul_user)[0] == 200
