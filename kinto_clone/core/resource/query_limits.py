@@ -27,11 +27,14 @@ MAX_FILTER_VALUES = 1000
 """Values of all filters of one query, each element of an ``in_``, ``exclude_``,
 ``contains_`` or ``contains_any_`` list counting as one."""
 MAX_FIELD_SEGMENTS = 32
-"""Segments of a dotted field name (``a.b.c`` has 3) in filters and ``_sort``."""
+"""Segments of a dotted field name (``a.b.c`` has 3) in filters, ``_sort`` and
+``_fields``."""
 MAX_VALUE_DEPTH = 32
 """Nesting of the JSON value of a filter (``[[1]]`` is 2 levels deep)."""
 MAX_SORT_FIELDS = 20
 """Fields of ``_sort``."""
+MAX_PROJECTED_FIELDS = 100
+"""Fields of ``_fields``: each is looked up in every object of a page."""
 
 
 def _refuse(request: Request, name: str, description: str) -> None:
@@ -65,6 +68,13 @@ def check_filters(request: Request, filters: Iterable[tuple[str, Filter]]) -> No
         if values > MAX_FILTER_VALUES:
             description = f"The filters of a query hold at most {MAX_FILTER_VALUES} values"
             _refuse(request, name, description)
+
+
+def check_projection(request: Request, fields: list[str]) -> None:
+    if len(fields) > MAX_PROJECTED_FIELDS:
+        _refuse(request, "_fields", f"At most {MAX_PROJECTED_FIELDS} fields to return")
+    for field in fields:
+        check_field(request, "_fields", field)
 
 
 def check_sorting(request: Request, sorting: list[Sort]) -> None:

@@ -170,6 +170,7 @@ def parse_fields(request: Request, params: Any) -> list[str] | None:
     for name in fields:
         if not _FIELD_RE.match(name):
             _invalid(request, "_fields")
+    query_limits.check_projection(request, fields)
     return fields
 
 
