@@ -1,5 +1,5 @@
 """Tweens wrapping every request: the transaction, the common response headers,
-and the check every request passes before routing (a usable path)."""
+and the check every request passes before routing (a usable request line)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from pyramid.request import Request
 from pyramid.response import Response
 
 from kinto_clone.core import transaction
-from kinto_clone.core.errors import ERRORS, http_error
+from kinto_clone.core.errors import ERRORS, http_error, request_GET
 from kinto_clone.core.storage import BackendError, IntegrityError
 
 logger = logging.getLogger(__name__)
@@ -125,19 +125,22 @@ class ResponseHeaders:
             ]
 
 
-def reject_unusable_path(event: NewRequest) -> None:
-    """400 for a path that is not UTF-8 once unescaped (``/v1/buckets/%FF``), or
-    that holds a NUL character (``/v1/buckets/b%00``).
+def reject_unusable_request_line(event: NewRequest) -> None:
+    """400 for a path that is not UTF-8 once unescaped (``/v1/buckets/%FF``) or
+    that holds a NUL character (``/v1/buckets/b%00``), and for a querystring
+    that is not UTF-8, whatever the endpoint.
 
     Routing, views and logging all read ``request.path``, which raises
     ``UnicodeDecodeError`` for the former; PostgreSQL cannot even compare a
     text with the latter, so no backend holds such an id.  As a ``NewRequest``
-    subscriber this runs before routing, for batch sub-requests too.  Kinto's
-    answer for the former: errno 107 "Invalid URL path.", without details
-    (for a NUL, a 403 or a 400 depending on the URL, a 500 on PostgreSQL).
+    subscriber this runs before routing and authentication, as in Kinto, for
+    batch sub-requests too.  Kinto's answer for a path: errno 107 "Invalid URL
+    path.", without details (for a NUL, a 403 or a 400 depending on the URL, a
+    500 on PostgreSQL).
     """
+    request = event.request
     try:
-        unusable = "\x00" in event.request.path_info
+        unusable = "\x00" in request.path_info
     except UnicodeDecodeError:
         unusable = True
     if unusable:
@@ -146,6 +149,8 @@ def reject_unusable_path(event: NewRequest) -> None:
             errno=ERRORS.INVALID_PARAMETERS,
             message="Invalid URL path.",
         )
+    if request.environ.get("QUERY_STRING"):
+        request_GET(request)
 
 
 def end_of_service_tween_factory(handler: Handler, registry: Registry) -> Handler:

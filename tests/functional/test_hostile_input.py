@@ -56,6 +56,24 @@ def test_a_path_that_is_not_utf8_is_a_400(app: webtest.TestApp, path: str, metho
         assert response.headers["X-Content-Type-Options"] == "nosniff"
 
 
+@pytest.mark.parametrize(
+    "path", ["/v1/__heartbeat__?x=%FF", "/v1/buckets/b?%C0%AF=1", f"{RECORDS}?_limit=%ED%A0%80"]
+)
+def test_a_querystring_that_is_not_utf8_is_a_400_on_any_endpoint(
+    app: webtest.TestApp, path: str
+) -> None:
+    querystring = path.partition("?")[2]
+    for headers in (ALICE, {}):  # before authentication
+        response = app.get(path, headers=headers, status=400)
+        assert response.json == {
+            "code": 400,
+            "errno": 107,
+            "error": "Bad Request",
+            "message": "A request with an incorrect encoding in the querystring was"
+            f"received. Please make sure your requests are encoded in UTF-8: {querystring}",
+        }
+
+
 @pytest.mark.clone_only  # Kinto 26.5.0 fails the whole batch with a 500.
 def test_a_batch_subrequest_path_that_is_not_utf8_is_a_400_in_its_slot(
     app: webtest.TestApp,
@@ -64,13 +82,15 @@ def test_a_batch_subrequest_path_that_is_not_utf8_is_a_400_in_its_slot(
         {"method": "PUT", "path": "/buckets/b"},
         {"path": "/buckets/%FF"},
         {"path": "/batch%C0%AF"},
+        {"path": "/buckets/b?x=%FF"},
     ]
     response = app.post_json("/v1/batch", {"requests": requests}, headers=ALICE)
-    first, second, third = response.json["responses"]
+    first, second, third, fourth = response.json["responses"]
     assert first["status"] == 201
     assert second == {**second, "status": 400, "path": "/v1/buckets/%FF", "body": INVALID_PATH}
     assert third["status"] == 400
     assert third["path"] == "/v1/batch%C0%AF"
+    assert (fourth["status"], fourth["body"]["errno"]) == (400, 107)
     app.get("/v1/buckets/b", headers=ALICE, status=200)
 
 
