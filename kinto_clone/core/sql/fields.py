@@ -295,8 +295,9 @@ class SQLiteFields:
                 return self.like(_sqlite_text(field), value)
             case COMPARISON.CONTAINS:
                 items = as_list(value)
-                every = [self._any_element(document, path, [item]) for item in items]
-                return sa.and_(field.type == "array", _all(every))
+                if not items:
+                    return field.type == "array"
+                return sa.and_(field.type == "array", self._all_elements(document, path, items))
             case COMPARISON.CONTAINS_ANY:
                 items = as_list(value)
                 if not items:
@@ -319,6 +320,28 @@ class SQLiteFields:
         )
         matches = _one_of(element.c.type, element.c.value, items)
         return sa.exists(sa.select(sa.literal(1)).select_from(element).where(matches))
+
+    def _all_elements(
+        self, document: ColumnElement[Any], path: Sequence[str], items: list[Any]
+    ) -> Condition:
+        """True when every one of ``items`` equals an element of the array at
+        ``path``: the distinct elements equal to one of them are as many as
+        the distinct items.  One pass over the array, whatever the number of
+        items (one ``EXISTS`` per item cost items x elements per row)."""
+        element = (
+            sa.func.json_each(document, self._path(document, path))
+            .table_valued("value", "type")
+            .alias("element")
+        )
+        matching = (
+            sa.select(
+                sa.func.count(sa.distinct(_element_identity(element.c.type, element.c.value)))
+            )
+            .select_from(element)
+            .where(_one_of(element.c.type, element.c.value, items))
+            .scalar_subquery()
+        )
+        return matching == len({jsonb_key(item) for item in items})
 
     def order(
         self, document: ColumnElement[Any], path: Sequence[str], direction: int
@@ -393,16 +416,16 @@ def _one_of(kind: ColumnElement[str], value: ColumnElement[Any], items: list[Any
     return sa.func.coalesce(sa.or_(sa.false(), *conditions), False)
 
 
-def _all(conditions: list[Condition]) -> Condition:
-    """``AND`` of ``conditions`` (never ``NULL``) as a balanced tree: SQLite
-    nests a flat ``a AND b AND c ...`` one level per term, and refuses
-    expressions deeper than 1000 levels.  SQLAlchemy flattens nested ``AND``s,
-    parentheses or not: each half goes through ``coalesce()`` instead."""
-    if len(conditions) <= 2:
-        return sa.and_(sa.true(), *conditions)
-    middle = len(conditions) // 2
-    halves = (_all(conditions[:middle]), _all(conditions[middle:]))
-    return sa.and_(*(sa.func.coalesce(half, False) for half in halves))
+def _element_identity(kind: ColumnElement[str], value: ColumnElement[Any]) -> ColumnElement[Any]:
+    """A value equal for two ``json_each`` elements exactly when they are equal
+    JSON values (``1`` and ``1.0`` alike), as :func:`jsonb_key` is for items."""
+    container = kind.in_(("array", "object"))
+    return sa.case(
+        (kind.in_(("integer", "real")), sa.func.kinto_jsonb_key(sa.func.json_quote(value))),
+        (container, sa.func.kinto_jsonb_key(value)),
+        (kind == "text", sa.func.kinto_jsonb_key(sa.func.json_quote(value))),
+        else_=kind,
+    )
 
 
 _SQLITE_INTEGERS = range(-(2**63), 2**63)
