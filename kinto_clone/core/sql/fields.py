@@ -164,8 +164,16 @@ class PostgreSQLFields:
                 items = as_list(value)
                 if not items:
                     return sa.false()
-                overlaps = [field.op("@>")(_jsonb([item])) for item in items]
-                return sa.and_(_is_array(field), sa.or_(*overlaps))
+                # One pass over the array, each element looked up in the items
+                # (PostgreSQL hashes long IN lists): an OR of one containment
+                # per item cost items x elements per row.
+                # PostgreSQL may evaluate either side of the AND first: only
+                # ever expand an array.
+                array = sa.case((_is_array(field), field), else_=_jsonb([]))
+                element = sa.func.jsonb_array_elements(array).table_valued("value").alias()
+                equal = element.c.value.in_([_jsonb(item) for item in items])
+                found = sa.exists(sa.select(sa.literal(1)).select_from(element).where(equal))
+                return sa.and_(_is_array(field), found)
             case COMPARISON.IN:
                 return field.in_([_jsonb(item) for item in value]) if value else sa.false()
             case COMPARISON.EXCLUDE:
