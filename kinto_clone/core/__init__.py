@@ -17,7 +17,7 @@ from pyramid.events import NewRequest
 from kinto_clone.core import backends, requests, unsupported_settings
 from kinto_clone.core.id_generators import setup_id_generators
 from kinto_clone.core.settings import load_settings
-from kinto_clone.core.tweens import ResponseHeaders
+from kinto_clone.core.tweens import ResponseHeaders, reject_unusable_request_line
 
 HTTP_API_VERSION = "1.23"
 
@@ -79,6 +79,7 @@ def includeme(config: Configurator) -> None:
     config.include("kinto_clone.core.request_metrics")
     config.include("kinto_clone.core.logs")
     config.add_subscriber(ResponseHeaders(settings), NewRequest)
+    config.add_subscriber(reject_unusable_request_line, NewRequest)
     config.include("kinto_clone.core.redirects")
     config.include("kinto_clone.core.views.utility", route_prefix=registry.route_prefix)
     config.include("kinto_clone.core.views.batch", route_prefix=registry.route_prefix)

@@ -10,11 +10,10 @@ becomes ``<name>:<id>``.  A policy is any object with
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hmac
 from typing import Any, Protocol
 
+from pyramid.authentication import extract_http_basic_credentials
 from pyramid.config import Configurator
 from pyramid.request import Request
 
@@ -32,19 +31,15 @@ def hmac_digest(secret: str, message: str) -> str:
 
 
 def basic_credentials(request: Request) -> tuple[str, str] | None:
-    """``(user, password)`` from an ``Authorization: Basic`` header, if well formed."""
-    authorization = request.environ.get("HTTP_AUTHORIZATION", "")
-    scheme, _, encoded = authorization.partition(" ")
-    if scheme.lower() != "basic" or not encoded:
+    """``(user, password)`` from an ``Authorization: Basic`` header, if well formed.
+
+    Pyramid's parser, as Kinto's: credentials that are not UTF-8 are read as
+    Latin-1, so the same header gives the same user id on both servers.
+    """
+    credentials = extract_http_basic_credentials(request)
+    if credentials is None:
         return None
-    try:
-        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        return None
-    user, sep, password = decoded.partition(":")
-    if not sep:
-        return None
-    return user, password
+    return credentials.username, credentials.password
 
 
 class BasicAuthPolicy:

@@ -143,12 +143,17 @@ def send_alert(
 
 
 def request_GET(request: Request) -> Any:
-    """``request.GET``, but a querystring that is not UTF-8 is a 400, not a 500."""
+    """``request.GET``, but a querystring that is not UTF-8 is a 400, not a 500.
+
+    Kinto's message, word for word (its missing space included).
+    """
     try:
         return request.GET
-    except UnicodeDecodeError:
+    except UnicodeError:
+        querystring = request.environ.get("QUERY_STRING", "")
         raise http_error(
             httpexceptions.HTTPBadRequest(),
             errno=ERRORS.INVALID_PARAMETERS,
-            message="The querystring is not valid UTF-8.",
+            message="A request with an incorrect encoding in the querystring was"
+            f"received. Please make sure your requests are encoded in UTF-8: {querystring}",
         ) from None

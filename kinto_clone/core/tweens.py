@@ -1,4 +1,5 @@
-"""Tweens wrapping every request: the transaction and the common response headers."""
+"""Tweens wrapping every request: the transaction, the common response headers,
+and the check every request passes before routing (a usable request line)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from pyramid.request import Request
 from pyramid.response import Response
 
 from kinto_clone.core import transaction
-from kinto_clone.core.errors import ERRORS, http_error
+from kinto_clone.core.errors import ERRORS, http_error, request_GET
 from kinto_clone.core.service import is_allowed_origin
 from kinto_clone.core.storage import BackendError, IntegrityError
 
@@ -137,6 +138,34 @@ class ResponseHeaders:
                 for name, value in headerlist
                 if not name.lower().startswith("access-control-allow")
             ]
+
+
+def reject_unusable_request_line(event: NewRequest) -> None:
+    """400 for a path that is not UTF-8 once unescaped (``/v1/buckets/%FF``) or
+    that holds a NUL character (``/v1/buckets/b%00``), and for a querystring
+    that is not UTF-8, whatever the endpoint.
+
+    Routing, views and logging all read ``request.path``, which raises
+    ``UnicodeDecodeError`` for the former; PostgreSQL cannot even compare a
+    text with the latter, so no backend holds such an id.  As a ``NewRequest``
+    subscriber this runs before routing and authentication, as in Kinto, for
+    batch sub-requests too.  Kinto's answer for a path: errno 107 "Invalid URL
+    path.", without details (for a NUL, a 403 or a 400 depending on the URL, a
+    500 on PostgreSQL).
+    """
+    request = event.request
+    try:
+        unusable = "\x00" in request.path_info
+    except UnicodeDecodeError:
+        unusable = True
+    if unusable:
+        raise http_error(
+            httpexceptions.HTTPBadRequest(),
+            errno=ERRORS.INVALID_PARAMETERS,
+            message="Invalid URL path.",
+        )
+    if request.environ.get("QUERY_STRING"):
+        request_GET(request)
 
 
 def end_of_service_tween_factory(handler: Handler, registry: Registry) -> Handler:

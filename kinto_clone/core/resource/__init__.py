@@ -39,9 +39,10 @@ from kinto_clone.core.resource.patch import (
 )
 from kinto_clone.core.resource.querystring import (
     ListQuery,
-    is_valid_timestamp,
+    is_valid_client_timestamp,
     parse_fields,
     parse_list_query,
+    parse_timestamp,
 )
 from kinto_clone.core.service import Service
 from kinto_clone.core.storage import COMPARISON, Filter, ObjectNotFoundError, UnicityError
@@ -55,6 +56,11 @@ METHOD_PERMISSIONS = {
     "DELETE": "write",
     "PATCH": "write",
 }
+
+
+# PostgreSQL indexes an object by parent id, type and id, in at most 2704 bytes:
+# longer ids would be a 503 there (Kinto 26.5.0 has no bound).
+MAX_ID_LENGTH = 255
 
 
 class ObjectSchema(colander.MappingSchema):
@@ -171,7 +177,11 @@ class Resource:
         return self.model.object_uri(self.object_id or "")
 
     def _id_generator_match(self, object_id: Any) -> bool:
-        return isinstance(object_id, str) and self.model.id_generator.match(object_id)
+        return (
+            isinstance(object_id, str)
+            and len(object_id) <= MAX_ID_LENGTH
+            and self.model.id_generator.match(object_id)
+        )
 
     def _raise_400_if_invalid_id(self, object_id: Any) -> None:
         if not self._id_generator_match(object_id):
@@ -308,9 +318,12 @@ class Resource:
         return given
 
     def _keep_client_timestamp(self, new: dict[str, Any], old: dict[str, Any] | None) -> None:
-        """A client's ``last_modified`` survives only if it is a newer integer."""
+        """A client's ``last_modified`` survives only if it is a newer integer,
+        not too far in the future (:data:`MAX_CLIENT_TIMESTAMP`)."""
         value = new.get("last_modified")
-        if not is_valid_timestamp(value) or (old is not None and value <= old["last_modified"]):
+        if not is_valid_client_timestamp(value) or (
+            old is not None and value <= old["last_modified"]
+        ):
             new.pop("last_modified", None)
 
     def _prepare(
@@ -376,7 +389,8 @@ class Resource:
         new = dict(payload.get("data") or {})
         object_id = new.get("id")
         existing = None
-        if object_id is not None:
+        # ``"id": null`` is an invalid id too, as in Kinto (not a request for one).
+        if "id" in new:
             self._raise_400_if_invalid_id(object_id)
             existing = self._current_object(object_id, for_write=True)
         if existing is not None:
@@ -588,15 +602,16 @@ class Resource:
         raw = request_GET(self.request).get("last_modified")
         last_modified = None
         if raw is not None:
-            if not raw.isdecimal() or not is_valid_timestamp(int(raw)):
+            requested = parse_timestamp(raw)
+            if not is_valid_client_timestamp(requested):
                 raise_invalid(
                     self.request,
                     location="querystring",
                     name="last_modified",
                     description="Invalid value for last_modified",
                 )
-            if int(raw) > existing["last_modified"]:
-                last_modified = int(raw)
+            if requested > existing["last_modified"]:
+                last_modified = requested
         try:
             deleted = self.model.delete_object(existing, last_modified=last_modified)
         except ObjectNotFoundError:

@@ -17,6 +17,7 @@ from pyramid.request import Request
 from pyramid.response import Response
 
 from kinto_clone.core.errors import ERRORS, http_error, raise_invalid
+from kinto_clone.core.resource.querystring import parse_timestamp
 
 ANY = "*"
 
@@ -28,8 +29,10 @@ def _parse(request: Request, header: str) -> int | str | None:
     value = raw.strip()
     if value == ANY:
         return ANY
-    if len(value) >= 2 and value[0] == value[-1] == '"' and value[1:-1].isdecimal():
-        return int(value[1:-1])
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        timestamp = parse_timestamp(value[1:-1])
+        if timestamp is not None:
+            return timestamp
     raise_invalid(
         request,
         location="header",

@@ -8,6 +8,7 @@ the string) and every malformed parameter is a 400 errno 107 naming it, never a
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 from pyramid.request import Request
 
 from kinto_clone.core.errors import raise_invalid, request_GET, send_alert
+from kinto_clone.core.resource import query_limits
 from kinto_clone.core.storage import COMPARISON, Filter, Sort
 
 MAX_BIG_INTEGER = 2**63 - 1
@@ -48,9 +50,28 @@ class ListQuery:
         return any(f.field == "last_modified" for f in self.filters)
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text} is too big")
+    return value
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
 def native_value(value: str) -> Any:
+    """A filter value read as JSON (``?n=2`` is the number 2), else the string itself.
+
+    As in Kinto, what no JSON document can hold stays a string: ``NaN``,
+    ``Infinity``, ``1e999`` (so they never reach a database that cannot take
+    them, PostgreSQL's ``jsonb`` among them).  Integers stay exact, as in the
+    documents they are compared with (Kinto turns those beyond 64 bits into
+    floats).
+    """
     try:
-        return json.loads(value)
+        return json.loads(value, parse_float=_finite_float, parse_constant=_reject_constant)
     except ValueError:
         return value
 
@@ -63,6 +84,35 @@ def has_null_character(value: Any) -> bool:
     if isinstance(value, dict):
         return any(has_null_character(k) or has_null_character(v) for k, v in value.items())
     return False
+
+
+def parse_timestamp(text: str) -> int | None:
+    """The timestamp (or limit) ``text`` spells, up to 2**63 - 1, else ``None``.
+
+    Decimal digits of any script, as ``int()`` reads them (so does Kinto), but
+    checked first: ``str.isdigit()`` also takes ``"²"``, which ``int()``
+    refuses, and ``int()`` refuses numbers of more than 4300 digits (both
+    were 500s, in Kinto too).
+    """
+    if not text.isdecimal():
+        return None
+    significant = text.lstrip("0") or "0"
+    if len(significant) > len(str(MAX_BIG_INTEGER)):
+        return None
+    value = int(significant)
+    return value if value <= MAX_BIG_INTEGER else None
+
+
+# The latest timestamp a client may give an object (year 5138, in milliseconds).
+# Every later write in its list gets a greater one: the room left up to year 9999,
+# beyond which no ``Last-Modified`` date can be written (a 500 in Kinto), is
+# room for 1.5e14 of them.
+MAX_CLIENT_TIMESTAMP = 10**14
+
+
+def is_valid_client_timestamp(value: Any) -> bool:
+    """Whether a client may set ``last_modified`` to ``value`` (bodies, deletes)."""
+    return is_valid_timestamp(value) and value <= MAX_CLIENT_TIMESTAMP
 
 
 def is_valid_timestamp(value: Any) -> bool:
@@ -85,9 +135,10 @@ def _timestamp(request: Request, name: str, raw: str) -> int | None:
         value = value[1:-1]
     if value == "null":
         return None
-    if not value.isdecimal() or not is_valid_timestamp(int(value)):
+    timestamp = parse_timestamp(value)
+    if timestamp is None:
         _invalid(request, name)
-    return int(value)
+    return timestamp
 
 
 def _comma_list(raw: str) -> list[str]:
@@ -102,10 +153,10 @@ def parse_limit(request: Request, params: Any) -> int:
     limit = paginate_by
     raw = params.get("_limit")
     if raw is not None and raw.strip():  # ``_limit=`` is ignored, as by Kinto
-        stripped = raw.strip()
-        if not stripped.isdecimal() or int(stripped) > MAX_BIG_INTEGER:
+        parsed = parse_timestamp(raw.strip())
+        if parsed is None:
             _invalid(request, "_limit")
-        limit = int(stripped)
+        limit = parsed
         if paginate_by:
             limit = min(limit, paginate_by)
     return min(limit, max_fetch) if limit else max_fetch
@@ -119,13 +170,14 @@ def parse_fields(request: Request, params: Any) -> list[str] | None:
     for name in fields:
         if not _FIELD_RE.match(name):
             _invalid(request, "_fields")
+    query_limits.check_projection(request, fields)
     return fields
 
 
 def parse_filters(
     request: Request, params: Any, id_field: str, modified_field: str
 ) -> list[Filter]:
-    filters = []
+    named: list[tuple[str, Filter]] = []
     for raw_name, raw_value in params.items():
         name = raw_name.strip()
         if "\x00" in name or "\x00" in raw_value:
@@ -138,7 +190,7 @@ def parse_filters(
                     url=TO_DEPRECATION_URL,
                 )
             value = _timestamp(request, name, raw_value)
-            filters.append(Filter(modified_field, value, TIMESTAMP_PARAMS[name]))
+            named.append((name, Filter(modified_field, value, TIMESTAMP_PARAMS[name])))
             continue
         if name.startswith("_"):
             continue
@@ -149,33 +201,53 @@ def parse_filters(
             operator, field_name = COMPARISON.EQ, name
         if not _FIELD_RE.match(field_name):
             _invalid(request, name, f"Unknown filter field '{name}'")
-
-        value: Any
-        if operator in (COMPARISON.IN, COMPARISON.EXCLUDE):
-            value = [native_value(part) for part in _comma_list(raw_value)]
-        elif operator in (COMPARISON.CONTAINS, COMPARISON.CONTAINS_ANY):
-            if field_name in (id_field, modified_field):
-                _invalid(request, name, f"Field '{field_name}' is not an array")
-            parsed = native_value(raw_value)
-            value = parsed if isinstance(parsed, list) else [parsed]
-        elif field_name == id_field and operator is not COMPARISON.HAS:
-            value = raw_value
-        elif field_name == modified_field and operator is not COMPARISON.HAS:
-            value = _timestamp(request, name, raw_value)
-        else:
-            value = native_value(raw_value)
-
-        if operator is COMPARISON.LIKE and not isinstance(value, str):
-            _invalid(request, name)
-        if operator in (COMPARISON.IN, COMPARISON.EXCLUDE):
-            if field_name == id_field:
-                value = [str(v) if not isinstance(v, str) else v for v in value]
-            elif field_name == modified_field and not all(is_valid_timestamp(v) for v in value):
-                _invalid(request, name)
+        query_limits.check_field(request, name, field_name)
+        try:
+            value = _filter_value(
+                request, name, raw_value, operator, field_name, id_field, modified_field
+            )
+        except RecursionError:
+            query_limits.refuse_too_deep(request, name)
+        query_limits.check_value_depth(request, name, value)
         if has_null_character(value):
             _invalid(request, name, "Invalid character 0x00")
-        filters.append(Filter(field_name, value, operator))
-    return filters
+        named.append((name, Filter(field_name, value, operator)))
+    query_limits.check_filters(request, named)
+    return [item for _, item in named]
+
+
+def _filter_value(
+    request: Request,
+    name: str,
+    raw_value: str,
+    operator: COMPARISON,
+    field_name: str,
+    id_field: str,
+    modified_field: str,
+) -> Any:
+    value: Any
+    if operator in (COMPARISON.IN, COMPARISON.EXCLUDE):
+        value = [native_value(part) for part in _comma_list(raw_value)]
+    elif operator in (COMPARISON.CONTAINS, COMPARISON.CONTAINS_ANY):
+        if field_name in (id_field, modified_field):
+            _invalid(request, name, f"Field '{field_name}' is not an array")
+        parsed = native_value(raw_value)
+        value = parsed if isinstance(parsed, list) else [parsed]
+    elif field_name == id_field and operator is not COMPARISON.HAS:
+        value = raw_value
+    elif field_name == modified_field and operator is not COMPARISON.HAS:
+        value = _timestamp(request, name, raw_value)
+    else:
+        value = native_value(raw_value)
+
+    if operator is COMPARISON.LIKE and not isinstance(value, str):
+        _invalid(request, name)
+    if operator in (COMPARISON.IN, COMPARISON.EXCLUDE):
+        if field_name == id_field:
+            value = [str(v) if not isinstance(v, str) else v for v in value]
+        elif field_name == modified_field and not all(is_valid_timestamp(v) for v in value):
+            _invalid(request, name)
+    return value
 
 
 def parse_sorting(request: Request, params: Any, modified_field: str) -> list[Sort]:
@@ -187,6 +259,7 @@ def parse_sorting(request: Request, params: Any, modified_field: str) -> list[So
         if not match:
             _invalid(request, "_sort", f"Unknown sort field '{item}'")
         sorting.append(Sort(match.group(2), -1 if match.group(1) == "-" else 1))
+    query_limits.check_sorting(request, sorting)
     if not any(sort.field == modified_field for sort in sorting):
         sorting.append(Sort(modified_field, -1))
     return sorting

@@ -174,8 +174,16 @@ class PostgreSQLFields:
                 items = as_list(value)
                 if not items:
                     return sa.false()
-                overlaps = [field.op("@>")(_jsonb([item])) for item in items]
-                return sa.and_(_is_array(field), sa.or_(*overlaps))
+                # One pass over the array, each element looked up in the items
+                # (PostgreSQL hashes long IN lists): an OR of one containment
+                # per item cost items x elements per row.
+                # PostgreSQL may evaluate either side of the AND first: only
+                # ever expand an array.
+                array = sa.case((_is_array(field), field), else_=_jsonb([]))
+                element = sa.func.jsonb_array_elements(array).table_valued("value").alias()
+                equal = element.c.value.in_([_jsonb(item) for item in items])
+                found = sa.exists(sa.select(sa.literal(1)).select_from(element).where(equal))
+                return sa.and_(_is_array(field), found)
             case COMPARISON.IN:
                 return field.in_([_jsonb(item) for item in value]) if value else sa.false()
             case COMPARISON.EXCLUDE:
@@ -310,19 +318,18 @@ class SQLiteFields:
                 return self.like(_sqlite_text(field), value)
             case COMPARISON.CONTAINS:
                 items = as_list(value)
-                return sa.and_(
-                    field.type == "array",
-                    *[self._any_element(document, path, [item]) for item in items],
-                )
+                if not items:
+                    return field.type == "array"
+                return sa.and_(field.type == "array", self._all_elements(document, path, items))
             case COMPARISON.CONTAINS_ANY:
                 items = as_list(value)
                 if not items:
                     return sa.false()
                 return sa.and_(field.type == "array", self._any_element(document, path, items))
             case COMPARISON.IN:
-                return sa.or_(sa.false(), *[_compare(field, COMPARISON.EQ, v) for v in value])
+                return _one_of(field.type, field.value, value)
             case COMPARISON.EXCLUDE:
-                return sa.and_(sa.true(), *[_compare(field, COMPARISON.NOT, v) for v in value])
+                return sa.not_(_one_of(field.type, field.value, value))
         return _compare(field, op, value)
 
     def _any_element(
@@ -334,8 +341,30 @@ class SQLiteFields:
             .table_valued("value", "type")
             .alias("element")
         )
-        matches = [_element_equals(element.c.type, element.c.value, item) for item in items]
-        return sa.exists(sa.select(sa.literal(1)).select_from(element).where(sa.or_(*matches)))
+        matches = _one_of(element.c.type, element.c.value, items)
+        return sa.exists(sa.select(sa.literal(1)).select_from(element).where(matches))
+
+    def _all_elements(
+        self, document: ColumnElement[Any], path: Sequence[str], items: list[Any]
+    ) -> Condition:
+        """True when every one of ``items`` equals an element of the array at
+        ``path``: the distinct elements equal to one of them are as many as
+        the distinct items.  One pass over the array, whatever the number of
+        items (one ``EXISTS`` per item cost items x elements per row)."""
+        element = (
+            sa.func.json_each(document, self._path(document, path))
+            .table_valued("value", "type")
+            .alias("element")
+        )
+        matching = (
+            sa.select(
+                sa.func.count(sa.distinct(_element_identity(element.c.type, element.c.value)))
+            )
+            .select_from(element)
+            .where(_one_of(element.c.type, element.c.value, items))
+            .scalar_subquery()
+        )
+        return matching == len({jsonb_key(item) for item in items})
 
     def order(
         self, document: ColumnElement[Any], path: Sequence[str], direction: int
@@ -379,20 +408,48 @@ def _compare(field: _SQLiteField, op: COMPARISON, value: Any) -> Condition:
     return sa.or_(strict(field.rank, rank), sa.and_(field.rank == rank, same))
 
 
-def _element_equals(kind: ColumnElement[str], value: ColumnElement[Any], item: Any) -> Condition:
-    """``json_each`` row (``type``, ``value``) equal to the JSON value ``item``."""
-    rank = rank_of(item)
-    if rank == BOOLEAN:
-        return kind == ("true" if item else "false")
-    types = kind.in_(_SQLITE_TYPES[rank])
-    if rank == NULL:
-        return types
-    if rank >= ARRAY_RANK:
-        key = sa.literal(jsonb_key(item), sa.LargeBinary)
-        return sa.and_(types, sa.func.kinto_jsonb_key(value) == key)
-    if rank == NUMBER:
-        item = as_sqlite_number(item)
-    return sa.and_(types, value == item)
+def _one_of(kind: ColumnElement[str], value: ColumnElement[Any], items: list[Any]) -> Condition:
+    """A JSON value (its ``json_type`` and SQL value) equal to one of ``items``.
+
+    One ``IN`` list per JSON type: the expression stays as shallow for a
+    thousand items as for one (SQLite refuses expressions deeper than 1000
+    levels).  Never ``NULL``, even for an absent value, so that its negation
+    (``exclude_``) keeps the objects lacking the field.
+    """
+    by_rank: dict[int, list[Any]] = {}
+    for item in items:
+        by_rank.setdefault(rank_of(item), []).append(item)
+    conditions = []
+    for rank, group in by_rank.items():
+        if rank == BOOLEAN:
+            typed = kind.in_(sorted({"true" if item else "false" for item in group}))
+        else:
+            typed = kind.in_(_SQLITE_TYPES[rank])
+        if rank in (NULL, BOOLEAN):
+            conditions.append(typed)
+        elif rank >= ARRAY_RANK:
+            keys = [jsonb_key(item) for item in group]
+            # SQLite may evaluate either side of an AND first: the key function
+            # only ever sees containers.
+            key = sa.case((typed, sa.func.kinto_jsonb_key(value)), else_=sa.null())
+            conditions.append(key.in_(keys))
+        else:
+            scalars = [as_sqlite_number(item) for item in group]
+            conditions.append(sa.and_(typed, value.in_(scalars)))
+    # ``json_type`` is NULL for an absent value: so would the ``OR`` be.
+    return sa.func.coalesce(sa.or_(sa.false(), *conditions), False)
+
+
+def _element_identity(kind: ColumnElement[str], value: ColumnElement[Any]) -> ColumnElement[Any]:
+    """A value equal for two ``json_each`` elements exactly when they are equal
+    JSON values (``1`` and ``1.0`` alike), as :func:`jsonb_key` is for items."""
+    container = kind.in_(("array", "object"))
+    return sa.case(
+        (kind.in_(("integer", "real")), sa.func.kinto_jsonb_key(sa.func.json_quote(value))),
+        (container, sa.func.kinto_jsonb_key(value)),
+        (kind == "text", sa.func.kinto_jsonb_key(sa.func.json_quote(value))),
+        else_=kind,
+    )
 
 
 def as_sqlite_number(value: int | float) -> int | float:

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import json
 import operator
-import re
 from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple, TypeVar
 
@@ -127,8 +126,7 @@ def pattern_matcher(pattern: str) -> Callable[[str], bool]:
     """
     if "*" not in pattern:
         return lambda candidate: candidate == pattern
-    regex = _wildcard_regex(pattern, re.DOTALL)
-    return lambda candidate: regex.fullmatch(candidate) is not None
+    return _wildcard_matcher(pattern)
 
 
 def compile_filters(filters: Iterable[Filter], id_field: str = DEFAULT_ID_FIELD) -> Predicate:
@@ -231,11 +229,11 @@ def _compile(one: Filter, id_field: str) -> Predicate:
             return lambda obj: order_key(found(obj)) not in keys
         case COMPARISON.LIKE:
             text = str(value)
-            regex = _wildcard_regex(text if "*" in text else f"*{text}*", re.I | re.DOTALL)
+            matches = _wildcard_matcher(text if "*" in text else f"*{text}*", str.lower)
 
             def like(obj: Object) -> bool:
                 rendered = _as_text(found(obj))
-                return rendered is not None and regex.fullmatch(rendered) is not None
+                return rendered is not None and matches(rendered)
 
             return like
         case COMPARISON.CONTAINS | COMPARISON.CONTAINS_ANY:
@@ -284,8 +282,35 @@ def _scalar_kind(value: Any) -> type | None:
     return None
 
 
-def _wildcard_regex(pattern: str, flags: int) -> re.Pattern[str]:
-    return re.compile(".*".join(re.escape(part) for part in pattern.split("*")), flags)
+def _same(text: str) -> str:
+    return text
+
+
+def _wildcard_matcher(pattern: str, fold: Callable[[str], str] = _same) -> Callable[[str], bool]:
+    """A test for whole texts matching ``pattern`` (holding a ``*``, any text),
+    compared through ``fold`` (``str.lower`` for case-insensitive ``like``).
+
+    Each part between stars is placed at its leftmost position after the
+    previous one, which is right for ``*``-only patterns and costs at most
+    the text's length times the pattern's: the equivalent regular expression
+    (``.*a.*a.*b``) backtracks exponentially on texts that almost match.
+    """
+    first, *middle, last = fold(pattern).split("*")
+
+    def matches(candidate: str) -> bool:
+        text = fold(candidate)
+        end = len(text) - len(last)
+        if end < len(first) or not (text.startswith(first) and text.endswith(last)):
+            return False
+        position = len(first)
+        for part in middle:
+            found = text.find(part, position, end)
+            if found < 0:
+                return False
+            position = found + len(part)
+        return True
+
+    return matches
 
 
 def _as_text(value: Any) -> str | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sys
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 from pyramid.config import Configurator
 from pyramid.interfaces import IRoutesMapper
@@ -107,16 +107,27 @@ def _refuse_if_batch(request: Request, subrequest: Request) -> None:
 
     Each nesting level multiplies the work by ``batch_max_requests``: an
     escaped path (``/%62atch``, which Kinto lets through) must not slip past
-    the plain-text check of :func:`parse_batch`.
+    the plain-text check of :func:`parse_batch`.  A path that is not UTF-8
+    routes nowhere: the sub-request answers its own 400.
     """
+    try:
+        subrequest.path_info  # noqa: B018 (decoding is the check)
+    except UnicodeDecodeError:
+        return
     route = request.registry.getUtility(IRoutesMapper)(subrequest)["route"]
     if route is not None and route.name == batch.name:
         _refuse_recursion(request)
 
 
+# Left as they are in a sub-request path: ``%`` keeps the client's escapes.
+_PATH_SAFE = "!#$%&'()*+,-./:;=?@[]^_`{|}~"
+
+
 def build_subrequest(parent: Request, spec: dict[str, Any]) -> Request:
     prefix = f"/{parent.registry.route_prefix}"
-    path = spec["path"]
+    # A JSON string may hold what a request line cannot (``é``, spaces):
+    # percent-encoded as UTF-8, as a client would send it (Kinto answers 500).
+    path = quote(spec["path"], safe=_PATH_SAFE)
     if not (path == prefix or path.startswith(prefix + "/")):
         path = prefix + path
     headers = dict(parent.headers)
@@ -170,10 +181,19 @@ def _describe(response: Response, subrequest: Request) -> dict[str, Any]:
             body = response.text
     return {
         "status": response.status_code,
-        "path": unquote(subrequest.path),
+        "path": _display_path(subrequest),
         "headers": dict(response.headers),
         "body": body,
     }
+
+
+def _display_path(subrequest: Request) -> str:
+    """The path of a sub-request, unescaped unless it is not UTF-8."""
+    try:
+        return unquote(subrequest.path)
+    except UnicodeDecodeError:
+        raw = subrequest.environ["SCRIPT_NAME"] + subrequest.environ["PATH_INFO"]
+        return quote(raw.encode("latin-1"), safe=_PATH_SAFE)
 
 
 @batch.post()

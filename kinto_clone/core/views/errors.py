@@ -117,7 +117,9 @@ def http_exception(context: httpexceptions.HTTPException, request: Request) -> R
 
 def unexpected_error(context: Exception, request: Request) -> Response:
     """A bug: log it with the request, answer 500 without any internals."""
-    logger.error("unexpected error on %s %s", request.method, request.path, exc_info=context)
+    # The raw path: decoding it is one of the things that can fail.
+    path = request.environ.get("PATH_INFO", "")
+    logger.error("unexpected error on %s %s", request.method, path, exc_info=context)
     return http_error(
         httpexceptions.HTTPInternalServerError(),
         message="A programmatic error occurred, developers have been informed.",

@@ -42,6 +42,10 @@ class AccountsPolicy:
 
     @staticmethod
     def _verify(request: Request, username: str, password: str) -> bool:
+        if "\x00" in username:
+            # No account id holds one (ids are checked on creation), and
+            # PostgreSQL cannot even look such a text up.
+            return False
         registry = request.registry
         settings = registry.settings
         try:

@@ -20,7 +20,7 @@ from pyramid.request import Request
 
 from kinto_clone.core.errors import ERRORS, http_error, raise_invalid
 from kinto_clone.core.resource import Resource
-from kinto_clone.core.resource.querystring import ListQuery
+from kinto_clone.core.resource.querystring import ListQuery, parse_timestamp
 from kinto_clone.core.resource.strict import check_known_fields
 from kinto_clone.core.service import Service
 from kinto_clone.core.storage import COMPARISON, Filter, Sort
@@ -99,14 +99,14 @@ def get_snapshot(request: Request) -> dict[str, list[dict[str, Any]]]:
     bucket_id = request.matchdict["bucket_id"]
     collection_id = request.matchdict["collection_id"]
     raw_timestamp = request.matchdict["timestamp"]
-    if not raw_timestamp.isdecimal():
+    timestamp = parse_timestamp(raw_timestamp)
+    if timestamp is None:
         raise_invalid(
             request,
             location="path",
             name="timestamp",
             description=f"Invalid timestamp {raw_timestamp!r}",
         )
-    timestamp = int(raw_timestamp)
     _404_if_invalid_id(request, "bucket", bucket_id)
     _404_if_invalid_id(request, "collection", collection_id)
     bucket_uri = f"/buckets/{bucket_id}"
