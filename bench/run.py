@@ -53,7 +53,13 @@ RESULTS_DIR = BENCH_DIR / "results"
 WORK_DIR = BENCH_DIR / ".work"
 KINTO_VENV = BENCH_DIR / ".venv-kinto"
 KINTO_VERSION = "26.5.0"
-KINTO_REQUIREMENT = f"kinto[postgresql]=={KINTO_VERSION}"
+# ``monitoring`` brings prometheus-client, which Kinto's Prometheus plugin needs (--metrics).
+KINTO_REQUIREMENT = f"kinto[postgresql,monitoring]=={KINTO_VERSION}"
+# --metrics: both servers include Kinto's Prometheus plugin; ours also sends StatsD
+# packets (Kinto keeps one metrics backend) to a port where nothing listens: UDP
+# sends cost the same whether or not anyone reads them.
+METRICS_INCLUDES = "kinto.plugins.default_bucket kinto.plugins.prometheus"
+METRICS_STATSD_URL = "udp://127.0.0.1:9"
 PROJECT_VENV = REPO_DIR / ".venv"
 
 HOST = "127.0.0.1"
@@ -400,7 +406,7 @@ def kinto_command(server: str) -> list[str]:
     return [str(PROJECT_VENV / "bin" / "python"), "-m", "kinto_clone"]
 
 
-def server_env(column: Column) -> dict[str, str]:
+def server_env(column: Column, metrics: bool = False) -> dict[str, str]:
     """A clean environment: no stray ``KINTO_*``/``STORAGE_URL`` from the caller."""
     env = {
         key: value
@@ -414,6 +420,10 @@ def server_env(column: Column) -> dict[str, str]:
         url = PG_DSN.format(db=PG_DATABASES[column.server])
         for kind in ("STORAGE", "PERMISSION", "CACHE"):
             env[f"KINTO_{kind}_URL"] = url
+    if metrics:
+        env["KINTO_INCLUDES"] = METRICS_INCLUDES
+        if column.server == "clone":
+            env["KINTO_STATSD_URL"] = METRICS_STATSD_URL
     return env
 
 
@@ -512,11 +522,11 @@ def analyze_database(name: str) -> None:
         raise BenchError(f"VACUUM ANALYZE of {name}: {done.stdout.strip()}")
 
 
-def start_column(column: Column, ini: Path, threads: int) -> Running:
+def start_column(column: Column, ini: Path, threads: int, metrics: bool = False) -> Running:
     """Migrate if needed, start pinned to CPU 0 and wait until it answers."""
     log = WORK_DIR / f"{column.key}.log"
     log.write_text("")
-    env = server_env(column)
+    env = server_env(column, metrics)
     if column.backend == "postgresql":
         recreate_database(PG_DATABASES[column.server])
     if column.backend in {"postgresql", "sqlite"}:
@@ -1221,6 +1231,11 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=3, help="rounds per server (3; >= 2)")
     parser.add_argument("--quick", action="store_true", help="smoke test: 3 s, 1 round")
     parser.add_argument(
+        "--metrics",
+        action="store_true",
+        help="both servers with Prometheus on (Kinto's plugin); ours with StatsD too",
+    )
+    parser.add_argument(
         "--workloads",
         default=",".join(WORKLOADS),
         help=f"comma-separated subset of: {','.join([*WORKLOADS, 'hello'])}",
@@ -1321,7 +1336,7 @@ def execute(args: argparse.Namespace) -> int:
         print(f"[{key}] starting ...", flush=True)
         running = None
         try:
-            running = start_column(column, inis[column.backend], args.threads)
+            running = start_column(column, inis[column.backend], args.threads, args.metrics)
             begin = time.monotonic()
             threads = SEED_THREADS[column.backend]
             if args.scale:
@@ -1376,6 +1391,7 @@ def execute(args: argparse.Namespace) -> int:
         if not args.no_write:
             RESULTS_DIR.mkdir(exist_ok=True)
             suffix = "-scale" if args.scale else "-quick" if args.quick else ""
+            suffix += "-metrics" if args.metrics else ""
             target = RESULTS_DIR / f"{started:%Y-%m-%d}-{backend}{suffix}.md"
             target.write_text(document)
             print(f"(written to {target.relative_to(REPO_DIR)})", flush=True)
