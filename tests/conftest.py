@@ -10,7 +10,6 @@ import sqlalchemy as sa
 
 from tests.backends import BACKEND_PARAMS, AppBackend, AppCache, empty_backend, sql_backend
 from tests.ci import normalize_ci_variable, skip_or_fail
-from tests.fuzz.known_issues import EXCUSED
 from tests.s3_server import S3Server, moto_server
 from tests.server import KintoServer, StartServer, write_ini
 
@@ -78,16 +77,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 def pytest_configure(config: pytest.Config) -> None:
     normalize_ci_variable()
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """The failures of the property-based suites excused as known issues (this
-    process only: run with ``-p no:xdist`` to see them all)."""
-    shown = EXCUSED[:50]
-    for line in shown:
-        terminalreporter.write_line(f"excused known issue: {line}")
-    if len(EXCUSED) > len(shown):
-        terminalreporter.write_line(f"... and {len(EXCUSED) - len(shown)} more excused")
 
 
 @pytest.fixture(scope="session")

@@ -4,9 +4,7 @@ Hypothesis generates the inputs; each test runs in-process on every backend.
 Whatever is sent, the answer is never a 5xx; what the server accepts comes back
 unchanged (ids, record bodies), filters find what they should, and following
 ``Next-Page`` links lists every record exactly once, in the order of the
-unpaginated list.  Failures of issue 14 fixed on other branches are excused
-unless ``KINTO_FUZZ_STRICT=1`` (:mod:`tests.fuzz.known_issues`); how many
-examples are tried is set by :mod:`tests.fuzz.knobs`.
+unpaginated list.  How many examples are tried is set by :mod:`tests.fuzz.knobs`.
 """
 
 from __future__ import annotations
@@ -24,8 +22,7 @@ import webtest
 from hypothesis import strategies as st
 
 from tests.functional.helpers import ALICE
-from tests.fuzz.knobs import search, strict
-from tests.fuzz.known_issues import Attempt, known_issue
+from tests.fuzz.knobs import search
 
 COLLECTION = "/v1/buckets/b/collections/c"
 RECORDS = f"{COLLECTION}/records"
@@ -80,9 +77,9 @@ def collection(app: webtest.TestApp) -> webtest.TestApp:
     return app
 
 
-def send(app: webtest.TestApp, backend: str, method: str, path: str, body: Any = None) -> Any:
-    """The answer to a request as Alice, ``None`` if it failed in a known way
-    (:mod:`tests.fuzz.known_issues`); any other 5xx fails the test."""
+def send(app: webtest.TestApp, method: str, path: str, body: Any = None) -> Any:
+    """The answer to a request as Alice; a 5xx, or an exception escaping the
+    app (a server process would answer 500), fails the test."""
     raw = b"" if body is None else json.dumps(body).encode()
     try:
         response = app.request(
@@ -92,15 +89,10 @@ def send(app: webtest.TestApp, backend: str, method: str, path: str, body: Any =
             headers={**ALICE, "Content-Type": "application/json"},
             expect_errors=True,
         )
-    except Exception:
-        # Escaped the app: a server process would answer 500.
-        if known_issue(Attempt(backend, method, path, raw, "application/json", 500)):
-            return None
+    except Exception as error:
+        error.add_note(f"{method} {path} {raw[:200]!r}")
         raise
     if response.status_int >= 500:
-        attempt = Attempt(backend, method, path, raw, "application/json", response.status_int)
-        if known_issue(attempt):
-            return None
         pytest.fail(f"{method} {path} {raw[:200]!r}: {response.status}\n{response.text[:2000]}")
     if not 300 <= response.status_int < 400:  # redirects (trailing slash) are plain text
         assert response.content_type == "application/json", (path, response.status)
@@ -111,55 +103,53 @@ def record_path(record_id: str) -> str:
     return f"{RECORDS}/{quote(record_id, safe='')}"
 
 
-def test_any_record_id(collection: webtest.TestApp, app_backend: Any) -> None:
+def test_any_record_id(collection: webtest.TestApp) -> None:
     """An id is refused with a 4xx, or kept as given."""
 
     @search(25)
     @hypothesis.given(st.text(max_size=40))
     def check(record_id: str) -> None:
-        response = send(collection, app_backend.name, "PUT", record_path(record_id), {"data": {}})
-        if response is None or not 200 <= response.status_int < 300:
+        response = send(collection, "PUT", record_path(record_id), {"data": {}})
+        if not 200 <= response.status_int < 300:
             return
         assert response.json["data"]["id"] == record_id
-        found = send(collection, app_backend.name, "GET", record_path(record_id))
+        found = send(collection, "GET", record_path(record_id))
         assert found.json["data"]["id"] == record_id
 
     check()
 
 
 @pytest.mark.parametrize("plural", ["buckets", "buckets/b/groups", "buckets/b/collections"])
-def test_any_parent_or_group_id(
-    collection: webtest.TestApp, app_backend: Any, plural: str
-) -> None:
+def test_any_parent_or_group_id(collection: webtest.TestApp, plural: str) -> None:
     @search(15)
     @hypothesis.given(st.text(max_size=40))
     def check(object_id: str) -> None:
         path = f"/v1/{plural}/{quote(object_id, safe='')}"
         body = {"data": {"members": []}} if plural.endswith("groups") else {}
-        response = send(collection, app_backend.name, "PUT", path, body)
-        if response is None or not 200 <= response.status_int < 300:
+        response = send(collection, "PUT", path, body)
+        if not 200 <= response.status_int < 300:
             return
         assert response.json["data"]["id"] == object_id
 
     check()
 
 
-def test_any_record_body_round_trips(collection: webtest.TestApp, app_backend: Any) -> None:
+def test_any_record_body_round_trips(collection: webtest.TestApp) -> None:
     """Unicode, huge and tiny numbers, nesting, empty keys: what is stored is
     what is read back."""
 
     @search(40)
     @hypothesis.given(record_data)
     def check(data: dict[str, Any]) -> None:
-        response = send(collection, app_backend.name, "PUT", record_path("r"), {"data": data})
-        if response is None or not 200 <= response.status_int < 300:
+        response = send(collection, "PUT", record_path("r"), {"data": data})
+        if not 200 <= response.status_int < 300:
             return
         expected = {**data, "id": "r"}
         stored = response.json["data"]
         assert as_numbers({k: v for k, v in stored.items() if k != "last_modified"}) == (
             as_numbers(expected)
         )
-        read = send(collection, app_backend.name, "GET", record_path("r")).json["data"]
+        read = send(collection, "GET", record_path("r")).json["data"]
         assert as_numbers(read) == as_numbers(stored)
 
     check()
@@ -181,9 +171,9 @@ def as_numbers(value: Any) -> Any:
     return {key: as_numbers(item) for key, item in value.items()}
 
 
-def test_any_filter_is_answered(collection: webtest.TestApp, app_backend: Any) -> None:
+def test_any_filter_is_answered(collection: webtest.TestApp) -> None:
     """Filters of every operator on any field with any value: never a 5xx."""
-    send(collection, app_backend.name, "PUT", record_path("r"), {"data": {"a": {"b": [1, "x"]}}})
+    send(collection, "PUT", record_path("r"), {"data": {"a": {"b": [1, "x"]}}})
     fields = st.sampled_from(["a", "a.b", "id", "last_modified", "x.y.z"]) | query_text
     filters = st.lists(
         st.tuples(st.sampled_from(FILTER_PREFIXES), fields, numbers_as_text | query_text),
@@ -200,7 +190,7 @@ def test_any_filter_is_answered(collection: webtest.TestApp, app_backend: Any) -
     @hypothesis.example([("", "a", "9223372036854775808")])
     def check(chosen: list[tuple[str, str, str]]) -> None:
         query = urlencode([(prefix + field, value) for prefix, field, value in chosen])
-        send(collection, app_backend.name, "GET", f"{RECORDS}?{query}")
+        send(collection, "GET", f"{RECORDS}?{query}")
 
     check()
 
@@ -213,17 +203,15 @@ WORDS = st.text(string.ascii_letters + "éßЖ漢", min_size=1, max_size=10).fil
 )
 
 
-def test_equality_filter_finds_what_was_stored(
-    collection: webtest.TestApp, app_backend: Any
-) -> None:
+def test_equality_filter_finds_what_was_stored(collection: webtest.TestApp) -> None:
     @search(20)
     @hypothesis.given(WORDS, st.integers(-(2**53), 2**53))
     def check(word: str, number: int) -> None:
         data = {"word": word, "number": number}
-        send(collection, app_backend.name, "PUT", record_path("r"), {"data": data})
+        send(collection, "PUT", record_path("r"), {"data": data})
         for name, value in data.items():
             query = urlencode({name: value, "id": "r"})
-            found = send(collection, app_backend.name, "GET", f"{RECORDS}?{query}")
+            found = send(collection, "GET", f"{RECORDS}?{query}")
             assert [record["id"] for record in found.json["data"]] == ["r"], query
 
     check()
@@ -233,7 +221,7 @@ def forged_token(text: str) -> str:
     return base64.urlsafe_b64encode(text.encode()).decode()
 
 
-def test_any_token_is_answered(collection: webtest.TestApp, app_backend: Any) -> None:
+def test_any_token_is_answered(collection: webtest.TestApp) -> None:
     """A ``_token`` is opaque to clients but can be forged: never a 5xx."""
     forged = json_values.map(lambda value: base64.urlsafe_b64encode(json.dumps(value).encode()))
 
@@ -245,7 +233,7 @@ def test_any_token_is_answered(collection: webtest.TestApp, app_backend: Any) ->
     @hypothesis.example(forged_token('{"last_object": {"id": "r"}, "offset": 1' + "0" * 30 + "}"))
     def check(token: str) -> None:
         query = urlencode({"_token": token, "_limit": 1})
-        send(collection, app_backend.name, "GET", f"{RECORDS}?{query}")
+        send(collection, "GET", f"{RECORDS}?{query}")
 
     check()
 
@@ -264,9 +252,7 @@ sort_values = (
 )
 
 
-def test_pages_list_every_record_once_in_order(
-    collection: webtest.TestApp, app_backend: Any
-) -> None:
+def test_pages_list_every_record_once_in_order(collection: webtest.TestApp) -> None:
     """Following ``Next-Page`` gives the unpaginated list, whatever the sort."""
 
     @search(25)
@@ -277,27 +263,21 @@ def test_pages_list_every_record_once_in_order(
     )
     @hypothesis.example([{"n": 1, "s": []}, {"n": 2, "s": [1]}, {"n": 3, "s": "x"}], "-s", 1)
     def check(records: list[dict[str, Any]], sort: str, limit: int) -> None:
-        # Issue 14, fixed on branch i14-paging: pages sorted on arrays or objects.
-        excused = not strict() and any(
-            isinstance(value, list | dict) for data in records for value in data.values()
-        )
-        send(collection, app_backend.name, "DELETE", RECORDS)
+        send(collection, "DELETE", RECORDS)
         for number, data in enumerate(records):
-            send(collection, app_backend.name, "PUT", record_path(f"r{number}"), {"data": data})
-        whole = send(collection, app_backend.name, "GET", f"{RECORDS}?_sort={sort}")
+            send(collection, "PUT", record_path(f"r{number}"), {"data": data})
+        whole = send(collection, "GET", f"{RECORDS}?_sort={sort}")
         assert whole.status_int == 200, whole.text
         expected = [record["id"] for record in whole.json["data"]]
         paged: list[str] = []
         path: str | None = f"{RECORDS}?{urlencode({'_sort': sort, '_limit': limit})}"
         while path is not None and len(paged) <= len(records):
-            page = send(collection, app_backend.name, "GET", path)
-            if page is None or (page.status_int != 200 and excused):
-                return
+            page = send(collection, "GET", path)
             assert page.status_int == 200, (path, page.text)
             paged += [record["id"] for record in page.json["data"]]
             next_page = page.headers.get("Next-Page")
             path = None if next_page is None else _path_of(next_page)
-        assert paged == expected or excused, (sort, limit)
+        assert paged == expected, (sort, limit)
 
     check()
 
@@ -355,11 +335,11 @@ envelopes = (
 )
 
 
-def test_any_body_is_answered(collection: webtest.TestApp, app_backend: Any) -> None:
+def test_any_body_is_answered(collection: webtest.TestApp) -> None:
     """Any JSON document, in any envelope, to any writing endpoint: a 2xx or a
     4xx, never a 5xx."""
-    send(collection, app_backend.name, "PUT", record_path("r"), {"data": {}})
-    send(collection, app_backend.name, "PUT", "/v1/buckets/b/groups/g", {"data": {"members": []}})
+    send(collection, "PUT", record_path("r"), {"data": {}})
+    send(collection, "PUT", "/v1/buckets/b/groups/g", {"data": {"members": []}})
 
     @search(40)
     @hypothesis.given(st.sampled_from(BODY_TARGETS), st.sampled_from(CONTENT_TYPES), envelopes)
@@ -381,16 +361,15 @@ def test_any_body_is_answered(collection: webtest.TestApp, app_backend: Any) -> 
             headers={**ALICE, "Content-Type": content_type},
             expect_errors=True,
         )
-        if response.status_int >= 500:
-            attempt = Attempt(
-                app_backend.name, method, path, raw, content_type, response.status_int
-            )
-            assert known_issue(attempt), f"{method} {path} {raw[:300]!r}: {response.text[:2000]}"
+        assert response.status_int < 500, (
+            f"{method} {path} {content_type} {raw[:300]!r}: {response.status}\n"
+            f"{response.text[:2000]}"
+        )
 
     check()
 
 
-def test_any_credentials_are_answered(collection: webtest.TestApp, app_backend: Any) -> None:
+def test_any_credentials_are_answered(collection: webtest.TestApp) -> None:
     """Any Basic Auth user name and password (they become principals stored in
     ACEs when the user creates something): never a 5xx."""
 
@@ -403,24 +382,17 @@ def test_any_credentials_are_answered(collection: webtest.TestApp, app_backend: 
             response = collection.request(
                 path, method=method, headers=headers, body=b"{}", expect_errors=True
             )
-            if response.status_int >= 500:
-                attempt = Attempt(
-                    app_backend.name,
-                    method,
-                    path,
-                    b"{}",
-                    "application/json",
-                    response.status_int,
-                    credentials=f"{user}:{password}",
-                )
-                assert known_issue(attempt), f"{user!r}:{password!r}: {response.text[:2000]}"
+            assert response.status_int < 500, (
+                f"{method} {path} as {user!r}:{password!r}: {response.status}\n"
+                f"{response.text[:2000]}"
+            )
 
     check()
 
 
-def test_any_bytes_in_paths_are_answered(collection: webtest.TestApp, app_backend: Any) -> None:
+def test_any_bytes_in_paths_are_answered(collection: webtest.TestApp) -> None:
     """Any bytes, percent-encoded, as an id (valid UTF-8 or not): never a 5xx."""
-    send(collection, app_backend.name, "PUT", record_path("r"), {"data": {}})
+    send(collection, "PUT", record_path("r"), {"data": {}})
     targets = st.sampled_from(
         ["/v1/buckets/{}", "/v1/buckets/b/collections/{}/records", f"{RECORDS}/{{}}"]
     )
@@ -430,23 +402,19 @@ def test_any_bytes_in_paths_are_answered(collection: webtest.TestApp, app_backen
     def check(target: str, segment: bytes, method: str) -> None:
         path = target.format(quote(segment, safe=""))
         body = {"data": {}} if method == "PUT" else None
-        send(collection, app_backend.name, method, path, body)
+        send(collection, method, path, body)
 
     check()
 
 
-def test_any_id_in_a_posted_body(collection: webtest.TestApp, app_backend: Any) -> None:
+def test_any_id_in_a_posted_body(collection: webtest.TestApp) -> None:
     """``POST`` with ``data.id`` of any JSON value: a record under that id (a
     string), or a 400; never a 409 or a record whose id is not a string."""
 
     @search(30)
     @hypothesis.given(json_values | st.text(string.ascii_letters, min_size=1, max_size=8))
     def check(record_id: Any) -> None:
-        response = send(collection, app_backend.name, "POST", RECORDS, {"data": {"id": record_id}})
-        if response is None:
-            return
-        if record_id is None and not strict():
-            return  # issue 14: {"data": {"id": null}} (fixed on another branch)
+        response = send(collection, "POST", RECORDS, {"data": {"id": record_id}})
         assert response.status_int in (200, 201, 400), response.text
         if response.status_int != 400:
             assert response.json["data"]["id"] == record_id

@@ -3,9 +3,7 @@
 * ``KINTO_FUZZ_EXAMPLES``: examples per API operation of the schemathesis suite
   (default 12) and per property of the hypothesis suites (default 25);
 * ``KINTO_FUZZ_RANDOM=1``: a new random seed each run instead of the fixed,
-  reproducible one (the default, so that CI runs are repeatable);
-* ``KINTO_FUZZ_STRICT=1``: known failures (:mod:`tests.fuzz.known_issues`) fail
-  too, to check that their fixes were merged.
+  reproducible one (the default, so that CI runs are repeatable).
 """
 
 from __future__ import annotations
@@ -26,10 +24,6 @@ def examples(default: int) -> int:
 
 def randomized() -> bool:
     return _flag("KINTO_FUZZ_RANDOM")
-
-
-def strict() -> bool:
-    return _flag("KINTO_FUZZ_STRICT")
 
 
 def search(default_examples: int) -> hypothesis.settings:

@@ -38,7 +38,6 @@ from tests.fuzz.conftest import (
     FuzzServer,
 )
 from tests.fuzz.knobs import search
-from tests.fuzz.known_issues import Attempt, known_issue
 from tests.server import default_settings
 
 pytestmark = pytest.mark.process
@@ -105,25 +104,7 @@ def test_operation(fuzz_server: FuzzServer, live_schema: Any, operation_label: s
         for auth in (ALICE_CREDENTIALS, None):
             response = case.call(session=session, auth=auth, timeout=30)
             fuzz_server.requests_sent += 1
-            try:
-                case.validate_response(response, checks=CHECKS)
-            except Exception:
-                issue = known_issue(attempt_of(fuzz_server.backend, response))
-                if issue is None:
-                    raise
+            case.validate_response(response, checks=CHECKS)
 
     with requests.Session() as session:
         check()
-
-
-def attempt_of(backend: str, response: Any) -> Attempt:
-    sent = response.request
-    body = sent.body or b""
-    return Attempt(
-        backend=backend,
-        method=sent.method,
-        path=sent.path_url,
-        body=body.encode() if isinstance(body, str) else body,
-        content_type=sent.headers.get("Content-Type", ""),
-        status=response.status_code,
-    )
