@@ -1,0 +1,120 @@
+// The Kinto HTTP API, as any client uses it: the UI holds no privilege, the
+// server checks every request.
+
+import { currentSession } from "./session.js";
+
+/** The API root: the admin page is served at <root>/admin/. */
+export const API_ROOT = new URL("../", window.location.href.split("#")[0]).href;
+
+let pending = 0;
+
+function setBusy(delta) {
+  pending += delta;
+  const indicator = document.getElementById("busy");
+  if (indicator) indicator.hidden = pending === 0;
+}
+
+export class ApiError extends Error {
+  constructor(status, body) {
+    super((body && body.message) || `HTTP ${status}`);
+    this.status = status;
+    this.body = body || {};
+  }
+
+  /** The API's message, then its details (the invalid fields, the record...). */
+  describe() {
+    const parts = [this.message];
+    const details = this.body.details;
+    if (details !== undefined) {
+      if (Array.isArray(details)) {
+        for (const detail of details) {
+          const text = typeof detail === "object" && detail !== null
+            ? [detail.name, detail.description].filter(Boolean).join(": ")
+            : String(detail);
+          // Kinto's message often is the first detail already.
+          if (!(detail && detail.description && this.message.includes(detail.description))) parts.push(text);
+        }
+      } else {
+        parts.push(typeof details === "object" ? JSON.stringify(details) : String(details));
+      }
+    }
+    if (this.status && !this.body.message) parts.push(`(HTTP ${this.status})`);
+    return parts.join("\n");
+  }
+}
+
+/** The path of an object: path("buckets", b, "collections", c) -> "buckets/b/collections/c". */
+export function path(...segments) {
+  return segments.map((segment) => encodeURIComponent(segment)).join("/");
+}
+
+/**
+ * One request. `target` is a path under the API root or an absolute URL (the
+ * Next-Page header). Answers {data, headers, status}.
+ */
+export async function request(method, target, { body, query, headers = {}, auth = true, formData } = {}) {
+  const url = new URL(target, API_ROOT);
+  for (const [name, value] of Object.entries(query || {})) {
+    if (value !== undefined && value !== "") url.searchParams.set(name, value);
+  }
+  if (url.origin !== new URL(API_ROOT).origin) throw new Error("Refusing to send credentials to another origin.");
+  const session = currentSession();
+  const sent = { ...headers };
+  if (auth && session) sent.Authorization = session.authorization;
+  let payload;
+  if (formData) payload = formData;
+  else if (body !== undefined) {
+    sent["Content-Type"] = "application/json";
+    payload = JSON.stringify(body);
+  }
+  setBusy(1);
+  let response;
+  try {
+    response = await fetch(url, { method, headers: sent, body: payload, credentials: "omit", cache: "no-store" });
+  } catch (error) {
+    throw new ApiError(0, { message: `The server could not be reached (${error.message}).` });
+  } finally {
+    setBusy(-1);
+  }
+  const text = await response.text();
+  let data = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    data = { message: text };
+  }
+  if (!response.ok) throw new ApiError(response.status, data);
+  return { data, headers: response.headers, status: response.status };
+}
+
+export const get = (target, options) => request("GET", target, options);
+
+/** The server's hello: capabilities, settings and the user (when signed in). */
+export async function hello(auth = true) {
+  return (await get("", { auth })).data;
+}
+
+/** One page of a list: {items, next, total}. */
+export async function listPage(target, query) {
+  const { data, headers } = await get(target, { query });
+  return { items: data.data, next: headers.get("Next-Page") };
+}
+
+/** How many objects a list holds (with the same filters), from a HEAD request. */
+export async function countObjects(target, query) {
+  const { headers } = await request("HEAD", target, { query });
+  const total = headers.get("Total-Objects") ?? headers.get("Total-Records");
+  return total === null ? null : Number(total);
+}
+
+/** Every item of a list, following Next-Page (for small lists: groups...). */
+export async function listAll(target, query = {}) {
+  let page = await listPage(target, query);
+  const items = [...page.items];
+  while (page.next) {
+    const { data, headers } = await get(page.next);
+    items.push(...data.data);
+    page = { next: headers.get("Next-Page") };
+  }
+  return items;
+}
