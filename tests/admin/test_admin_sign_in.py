@@ -1,0 +1,103 @@
+"""Signing in to the admin UI with the other policies a server may offer: Basic
+Auth alone (no accounts plugin), and OpenID Connect through a real provider, the
+token coming back in the admin page's URL fragment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.admin.conftest import AdminServer
+from tests.oidc_provider import oidc_issuer, policy_settings  # noqa: F401 (the fixture)
+from tests.server import basicauth_userid
+
+pytestmark = pytest.mark.process
+
+TIMEOUT_MS = 15_000
+MEMORY = {
+    f"kinto.{kind}_backend": f"kinto.core.{kind}.memory"
+    for kind in ("storage", "permission", "cache")
+}
+
+
+def _page(browser: Any) -> tuple[Any, Any]:
+    context = browser.new_context()
+    context.set_default_timeout(TIMEOUT_MS)
+    return context, context.new_page()
+
+
+def test_basic_auth_sign_in_and_out(browser: Any, admin_server: AdminServer) -> None:
+    from playwright.sync_api import expect
+
+    server = admin_server(
+        {
+            **MEMORY,
+            "kinto.includes": "kinto.plugins.admin",
+            "multiauth.policies": "basicauth",
+        }
+    )
+    context, page = _page(browser)
+    page.goto(f"{server.url}/v1/admin/")
+    form = page.get_by_role("form", name="Sign in (Basic Auth)")
+    expect(form).to_be_visible()
+    assert page.get_by_role("form", name="Create an account").count() == 0
+    form.get_by_label("Username").fill("carol")
+    form.get_by_label("Password").fill("secret")
+    form.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#whoami")).to_contain_text("carol")
+    page.get_by_role("link", name="carol").click()
+    expect(page.locator("#user-id")).to_have_text(
+        "basicauth:" + basicauth_userid("carol", "secret")
+    )
+    # The credentials stay in this tab's session only.
+    assert "Basic " in page.evaluate("Object.values(sessionStorage).join()")
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("heading", name="Sign in", exact=True)).to_be_visible()
+    assert page.evaluate("sessionStorage.length") == 0
+    context.close()
+
+
+def test_wrong_account_password_shows_the_error(browser: Any, admin_server: AdminServer) -> None:
+    from playwright.sync_api import expect
+
+    server = admin_server({**MEMORY, "multiauth.policies": "account"})
+    context, page = _page(browser)
+    page.goto(f"{server.url}/v1/admin/")
+    form = page.get_by_role("form", name="Sign in with an account")
+    form.get_by_label("Username").fill("nobody")
+    form.get_by_label("Password").fill("wrong")
+    form.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#flash")).to_contain_text("not accepted")
+    assert page.evaluate("sessionStorage.length") == 0
+    context.close()
+
+
+def test_openid_sign_in(
+    browser: Any,
+    admin_server: AdminServer,
+    oidc_issuer: str,  # noqa: F811
+) -> None:
+    from playwright.sync_api import expect
+
+    server = admin_server(
+        {
+            **MEMORY,
+            "kinto.includes": "kinto.plugins.admin kinto.plugins.openid",
+            "multiauth.policies": "oidc",
+            **policy_settings(oidc_issuer),
+        }
+    )
+    context, page = _page(browser)
+    page.goto(f"{server.url}/v1/admin/")
+    page.get_by_role("button", name="Sign in with oidc").click()
+    # The provider's development sign-in and consent pages.
+    page.locator("input[name=login]").fill("dora")
+    page.locator("input[name=password]").fill("any")
+    page.locator("button[type=submit]").click()
+    page.locator("button[type=submit]").click()
+    expect(page.locator("#whoami")).to_contain_text("OpenID (oidc)")
+    assert "tokens" not in page.url
+    page.get_by_role("link", name="OpenID (oidc)").click()
+    expect(page.locator("#user-id")).to_have_text("oidc:dora")
+    context.close()
