@@ -85,7 +85,7 @@ def admin_scenario(browser: Any, server: KintoServer, screenshots: bool) -> None
     from playwright.sync_api import expect
 
     expect.set_options(timeout=TIMEOUT_MS)
-    alice_context = browser.new_context(viewport={"width": 1200, "height": 900})
+    alice_context = browser.new_context(viewport={"width": 1024, "height": 720})
     alice_context.set_default_timeout(TIMEOUT_MS)
     page = alice_context.new_page()
     page.take_screenshots = screenshots

@@ -83,10 +83,11 @@ export function renderList(container, options) {
         const value = fieldValue(item, column.field);
         const text = column.field === "last_modified" ? formatDate(value) : display(value);
         const cell = index === 0 && options.link ? h("a", { href: options.link(item) }, text) : text;
-        return h("td", { class: index === 0 ? "" : "value" }, cell);
+        const classes = [index === 0 ? "" : "value", column.field === "last_modified" ? "hide-narrow" : ""];
+        return h("td", { class: classes.join(" ").trim() }, cell);
       })));
     mount(table, page.items.length ? h("table", { "aria-label": options.label || "List" },
-      h("thead", {}, h("tr", {}, columns.map((column) => h("th", { scope: "col" }, sortButton(column))))),
+      h("thead", {}, h("tr", {}, columns.map((column) => h("th", { scope: "col", class: column.field === "last_modified" ? "hide-narrow" : null }, sortButton(column))))),
       h("tbody", {}, rows)) : null);
     mount(pager,
       h("button", { type: "button", class: "secondary previous", disabled: state.pageIndex === 0, onclick: () => load(state.pageIndex - 1) }, "Previous page"),
