@@ -85,6 +85,7 @@ def admin_scenario(browser: Any, server: KintoServer, screenshots: bool) -> None
     from playwright.sync_api import expect
 
     expect.set_options(timeout=TIMEOUT_MS)
+    alice = ("alice", "alice-secret-1")
     alice_context = browser.new_context(viewport={"width": 1024, "height": 720})
     alice_context.set_default_timeout(TIMEOUT_MS)
     page = alice_context.new_page()
@@ -98,7 +99,7 @@ def admin_scenario(browser: Any, server: KintoServer, screenshots: bool) -> None
     _open(page, server)
     expect(page.get_by_role("heading", name="Sign in", exact=True)).to_be_visible()
     _screenshot(page, "sign-in")
-    _sign_up_and_in(page, "alice", "alice-secret-1")
+    _sign_up_and_in(page, *alice)
 
     # A bucket, then a collection with a JSON schema and its display settings.
     new_bucket = page.get_by_role("form", name="New bucket")
@@ -142,7 +143,6 @@ def admin_scenario(browser: Any, server: KintoServer, screenshots: bool) -> None
     expect(page.locator("#record-raw")).to_contain_text('"price": 30')
 
     # A hostile record (written through the API) renders inert, as text.
-    alice = ("alice", "alice-secret-1")
     hostile = requests.put(
         f"{server.url}/v1/buckets/shop/collections/products/records/hostile",
         json={"data": HOSTILE},
@@ -154,6 +154,14 @@ def admin_scenario(browser: Any, server: KintoServer, screenshots: bool) -> None
     expect(page.get_by_text("Showing 1-2 of 2")).to_be_visible()
     expect(page.locator("main table")).to_contain_text(HOSTILE["title"])
     _screenshot(page, "records")
+    # Live updates: others' writes show up in the list being read.
+    live_record = f"{server.url}/v1/buckets/shop/collections/products/records/live"
+    written = requests.put(live_record, json={"data": {"title": "Live"}}, auth=alice, timeout=10)
+    assert written.status_code == 201
+    expect(page.get_by_text("Showing 1-3 of 3")).to_be_visible()
+    expect(page.locator("main table")).to_contain_text("Live")
+    assert requests.delete(live_record, auth=alice, timeout=10).status_code == 200
+    expect(page.get_by_text("Showing 1-2 of 2")).to_be_visible()
     for route in ("", "?tab=json"):
         _open(page, server, f"buckets/shop/collections/products/records/hostile{route}")
         expect(page.get_by_role("heading", name="Record hostile")).to_be_visible()

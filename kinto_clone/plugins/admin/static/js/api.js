@@ -52,7 +52,7 @@ export function path(...segments) {
  * One request. `target` is a path under the API root or an absolute URL (the
  * Next-Page header). Answers {data, headers, status}.
  */
-export async function request(method, target, { body, query, headers = {}, auth = true, formData } = {}) {
+export async function request(method, target, { body, query, headers = {}, auth = true } = {}) {
   const url = new URL(target, API_ROOT);
   for (const [name, value] of Object.entries(query || {})) {
     if (value !== undefined && value !== "") url.searchParams.set(name, value);
@@ -62,8 +62,7 @@ export async function request(method, target, { body, query, headers = {}, auth 
   const sent = { ...headers };
   if (auth && session) sent.Authorization = session.authorization;
   let payload;
-  if (formData) payload = formData;
-  else if (body !== undefined) {
+  if (body !== undefined) {
     sent["Content-Type"] = "application/json";
     payload = JSON.stringify(body);
   }
@@ -76,15 +75,59 @@ export async function request(method, target, { body, query, headers = {}, auth 
   } finally {
     setBusy(-1);
   }
-  const text = await response.text();
+  return answer(response.status, response.headers, await response.text());
+}
+
+function answer(status, headers, text) {
   let data = null;
   try {
     data = text ? JSON.parse(text) : null;
   } catch {
     data = { message: text };
   }
-  if (!response.ok) throw new ApiError(response.status, data);
-  return { data, headers: response.headers, status: response.status };
+  if (status === 401 && currentSession()) {
+    // The credentials stopped working (expired token, changed password).
+    window.dispatchEvent(new CustomEvent("kinto-session-refused"));
+  }
+  if (status < 200 || status >= 300) throw new ApiError(status, data);
+  return { data, headers, status };
+}
+
+/**
+ * POST a multipart form (an attachment), reporting the upload's progress to
+ * `onProgress(fraction)`: fetch() cannot tell how much of a body was sent.
+ */
+export function upload(target, formData, onProgress) {
+  const url = new URL(target, API_ROOT);
+  if (url.origin !== new URL(API_ROOT).origin) throw new Error("Refusing to send credentials to another origin.");
+  const session = currentSession();
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", url);
+    if (session) xhr.setRequestHeader("Authorization", session.authorization);
+    xhr.upload.addEventListener("progress", (event) => {
+      if (event.lengthComputable) onProgress(event.loaded / event.total);
+    });
+    xhr.addEventListener("load", () => {
+      setBusy(-1);
+      const headers = new Headers();
+      for (const line of xhr.getAllResponseHeaders().trim().split(/\r?\n/)) {
+        const at = line.indexOf(":");
+        if (at > 0) headers.append(line.slice(0, at).trim(), line.slice(at + 1).trim());
+      }
+      try {
+        resolve(answer(xhr.status, headers, xhr.responseText));
+      } catch (error) {
+        reject(error);
+      }
+    });
+    xhr.addEventListener("error", () => {
+      setBusy(-1);
+      reject(new ApiError(0, { message: "The upload failed: the server could not be reached." }));
+    });
+    setBusy(1);
+    xhr.send(formData);
+  });
 }
 
 export const get = (target, options) => request("GET", target, options);

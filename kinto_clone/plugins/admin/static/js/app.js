@@ -123,6 +123,13 @@ async function start() {
   }
 }
 
+window.addEventListener("kinto-session-refused", () => {
+  if (!currentSession()) return;
+  forgetSession();
+  state.server = null;
+  flash("The server refused your credentials (expired or changed): please sign in again.", "error");
+  start();
+});
 window.addEventListener("hashchange", () => {
   route().then(() => main.focus({ preventScroll: true }));
 });

@@ -1,8 +1,11 @@
 // A paginated table of a Kinto list: sorting by a column, filters in
 // Kinto's querystring syntax, pages followed through the Next-Page header.
 
-import { countObjects, listPage } from "./api.js";
+import { countObjects, listPage, request } from "./api.js";
 import { display, flashError, formatDate, h, mount } from "./dom.js";
+
+/** How often a shown list asks whether it changed (a HEAD request, answered by its ETag). */
+const LIVE_INTERVAL_MS = 3000;
 
 const OPERATORS = [
   ["", "equals"], ["not_", "differs from"], ["like_", "contains (like)"], ["min_", "≥"], ["max_", "≤"],
@@ -129,8 +132,27 @@ export function renderList(container, options) {
     mount(filterBox, form, active.length ? h("p", {}, "Active filters: ", active) : null);
   }
 
+  // Live updates: while the list is shown (and the tab visible), its ETag (the
+  // latest change in it) is polled; a change reloads the page being read.
+  const live = h("input", { type: "checkbox", id: `${options.idPrefix || "list"}-live`, checked: true });
+  let seenEtag = null;
+  async function poll() {
+    if (!container.isConnected) return;
+    setTimeout(poll, LIVE_INTERVAL_MS);
+    if (!live.checked || document.hidden) return;
+    try {
+      const { headers } = await request("HEAD", options.target, { query: query() });
+      const etag = headers.get("ETag");
+      if (seenEtag !== null && etag !== seenEtag) await load(state.pageIndex);
+      seenEtag = etag;
+    } catch {
+      // Shown at the next action: a failing poll must not flood the page.
+    }
+  }
+
   drawFilters();
-  mount(container, filterBox, summary, table, pager);
+  mount(container, filterBox, h("label", { class: "inline", for: live.id }, live, "Live updates"), summary, table, pager);
   restart();
+  setTimeout(poll, 0);
   return { reload: restart };
 }

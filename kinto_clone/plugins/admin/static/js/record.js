@@ -1,7 +1,7 @@
 // One record: the form generated from the collection's schema, its raw JSON,
 // its attachment, permissions and history.
 
-import { API_ROOT, path, request } from "./api.js";
+import { API_ROOT, path, request, upload } from "./api.js";
 import { deleteButton, editableData, jsonEditor, tabs } from "./common.js";
 import { field, flash, formatDate, guarded, h, mount } from "./dom.js";
 import { renderHistory } from "./history.js";
@@ -63,15 +63,21 @@ function attachmentUrl(server, attachment) {
 function attachmentPanel(server, recordPath, record) {
   const attachment = record.attachment;
   const fileInput = h("input", { type: "file", id: "attachment-file" });
-  const upload = h("button", { type: "submit" }, attachment ? "Replace attachment" : "Upload attachment");
-  const form = h("form", { "aria-label": "Upload an attachment" }, field("File", fileInput), upload);
+  const send = h("button", { type: "submit" }, attachment ? "Replace attachment" : "Upload attachment");
+  const progress = h("progress", { id: "attachment-progress", max: "1", value: "0", hidden: true, "aria-label": "Upload progress" });
+  const form = h("form", { "aria-label": "Upload an attachment" }, field("File", fileInput), send, progress);
   form.addEventListener("submit", (event) => {
     event.preventDefault();
-    guarded(upload, async () => {
+    guarded(send, async () => {
       if (!fileInput.files.length) throw new Error("Choose a file first.");
       const formData = new FormData();
       formData.append("attachment", fileInput.files[0], fileInput.files[0].name);
-      await request("POST", `${recordPath}/attachment`, { formData });
+      progress.hidden = false;
+      try {
+        await upload(`${recordPath}/attachment`, formData, (fraction) => { progress.value = fraction; });
+      } finally {
+        progress.hidden = true;
+      }
       flash("Attachment uploaded.");
       window.dispatchEvent(new HashChangeEvent("hashchange"));
     });
