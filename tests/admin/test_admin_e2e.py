@@ -90,9 +90,10 @@ def admin_scenario(browser: Any, server: KintoServer, screenshots: bool) -> None
     alice_context.set_default_timeout(TIMEOUT_MS)
     page = alice_context.new_page()
     page.take_screenshots = screenshots
-    problems: list[str] = []
+    problems: list[str] = []  # Console errors (refused requests are logged there too).
+    crashes: list[str] = []  # Uncaught exceptions of the page's scripts.
     page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.on("pageerror", lambda error: crashes.append(str(error)))
     page.on("dialog", lambda dialog: dialog.accept())
 
     # Sign up, then in: the sign-in screen follows the server's capabilities.
@@ -234,6 +235,12 @@ def admin_scenario(browser: Any, server: KintoServer, screenshots: bool) -> None
     page.get_by_label("Value").fill("246")
     page.get_by_role("button", name="Add filter").click()
     expect(page.get_by_text("Showing 1-5 of 5")).to_be_visible()
+    # Deleting (confirmed in a dialog): the collection leaves the bucket's list.
+    _open(page, server, "buckets/shop/collections/bulk?tab=settings")
+    page.get_by_role("button", name="Delete collection bulk").click()
+    expect(page.get_by_role("heading", name="Bucket shop")).to_be_visible()
+    expect(page.get_by_text("Showing 1-1 of 1")).to_be_visible()
+    expect(page.locator("main table")).not_to_contain_text("bulk")
 
     # Bob sees exactly what was shared: the products collection, nothing else.
     bob_context = browser.new_context(viewport={"width": 390, "height": 844})
@@ -262,6 +269,7 @@ def admin_scenario(browser: Any, server: KintoServer, screenshots: bool) -> None
     expect(bob.get_by_role("heading", name="Sign in", exact=True)).to_be_visible()
 
     assert not [p for p in problems if "Content Security Policy" in p], problems
+    assert not crashes, crashes
     alice_context.close()
     bob_context.close()
 

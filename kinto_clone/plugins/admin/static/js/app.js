@@ -73,8 +73,12 @@ async function route() {
   renderCrumbs(segments);
   renderWhoami();
   const view = matchRoute(segments);
+  // Each view renders into its own element: a slow answer for a page left
+  // meanwhile lands in a detached element, never over the current page.
+  const root = h("div");
+  mount(main, root);
   const ctx = {
-    main,
+    main: root,
     server: state.server,
     query,
     /** Whether this view is still the one shown (answers may come late). */
@@ -82,15 +86,15 @@ async function route() {
     refresh: () => route(),
   };
   if (!view) {
-    mount(main, h("h1", {}, "Not found"), h("p", {}, "This page does not exist. "), h("a", { href: "#/" }, "Back to the buckets"));
+    mount(root, h("h1", {}, "Not found"), h("p", {}, "This page does not exist. "), h("a", { href: "#/" }, "Back to the buckets"));
     return;
   }
-  mount(main, h("p", {}, "Loading…"));
+  mount(root, h("p", {}, "Loading…"));
   try {
     await view(ctx, segments);
   } catch (error) {
     if (!ctx.isCurrent()) return;
-    mount(main, h("h1", {}, "Could not load this page"), h("pre", { class: "error" }, error.describe ? error.describe() : String(error)));
+    mount(root, h("h1", {}, "Could not load this page"), h("pre", { class: "error" }, error.describe ? error.describe() : String(error)));
     flashError(error);
   }
 }

@@ -2,14 +2,11 @@
 // history, attributes) and the signed-in user's identity.
 
 import { path, request } from "./api.js";
-import { deleteButton, editableData, jsonEditor, lines, tabs } from "./common.js";
+import { deleteButton, editableData, jsonEditor, lines, link, tabs } from "./common.js";
 import { field, flash, guarded, h, mount } from "./dom.js";
 import { renderHistory } from "./history.js";
 import { renderList } from "./listview.js";
 import { renderPermissions } from "./permissions.js";
-
-const link = (...segments) => `#/${segments.map(encodeURIComponent).join("/")}`;
-export { link };
 
 /** A small "create" form: an id (optional when the server may generate one) and extra fields. */
 export function createForm({ title, idLabel = "Id", idRequired = false, extra = [], create }) {

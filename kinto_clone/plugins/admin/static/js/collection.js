@@ -2,13 +2,12 @@
 // (JSON schema, cache_expires, displayed columns), permissions and history.
 
 import { path, request } from "./api.js";
-import { deleteButton, editableData, lines, tabs } from "./common.js";
+import { deleteButton, editableData, lines, link, tabs } from "./common.js";
 import { field, flash, guarded, h, mount } from "./dom.js";
 import { renderHistory } from "./history.js";
 import { renderList } from "./listview.js";
 import { renderPermissions } from "./permissions.js";
 import { recordEditor } from "./record.js";
-import { link } from "./buckets.js";
 
 /** The columns a collection lists: its `displayFields`, else its schema's first properties. */
 function displayedFields(collection) {

@@ -3,6 +3,11 @@
 import { request } from "./api.js";
 import { flash, guarded, h } from "./dom.js";
 
+/** The page of an object: link("buckets", "b") -> "#/buckets/b". */
+export function link(...segments) {
+  return `#/${segments.map(encodeURIComponent).join("/")}`;
+}
+
 /** Tabs as links: `#<base>?tab=<key>`; the current one is marked for screen readers. */
 export function tabs(base, current, entries) {
   return h("ul", { class: "tabs" }, entries.map(([key, label]) => h("li", {},

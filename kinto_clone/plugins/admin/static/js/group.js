@@ -1,11 +1,10 @@
 // One group: its members, permissions and history.
 
 import { path, request } from "./api.js";
-import { deleteButton, editableData, lines, tabs } from "./common.js";
+import { deleteButton, editableData, lines, link, tabs } from "./common.js";
 import { field, flash, guarded, h, mount } from "./dom.js";
 import { renderHistory } from "./history.js";
 import { renderPermissions } from "./permissions.js";
-import { link } from "./buckets.js";
 
 export async function renderGroup({ main, query, server }, bucketId, groupId) {
   const tab = query.get("tab") || "members";

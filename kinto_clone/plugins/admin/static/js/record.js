@@ -2,13 +2,11 @@
 // its attachment, permissions and history.
 
 import { API_ROOT, path, request, upload } from "./api.js";
-import { deleteButton, editableData, jsonEditor, tabs } from "./common.js";
+import { deleteButton, editableData, jsonEditor, link, tabs } from "./common.js";
 import { field, flash, formatDate, guarded, h, mount } from "./dom.js";
 import { renderHistory } from "./history.js";
 import { renderPermissions } from "./permissions.js";
 import { schemaForm } from "./schemaform.js";
-
-const link = (...segments) => `#/${segments.map(encodeURIComponent).join("/")}`;
 
 /** The form to create (record null) or edit a record, from the collection's schema. */
 export function recordEditor({ collection, bucketId, collectionId, record }) {
