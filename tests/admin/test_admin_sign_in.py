@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import requests
 
 from tests.admin.conftest import AdminServer
 from tests.oidc_provider import oidc_issuer, policy_settings  # noqa: F401 (the fixture)
@@ -58,12 +59,30 @@ def test_basic_auth_sign_in_and_out(browser: Any, admin_server: AdminServer) -> 
     context.close()
 
 
-def test_wrong_account_password_shows_the_error(browser: Any, admin_server: AdminServer) -> None:
+def test_refused_sign_up_and_wrong_password_show_the_errors(
+    browser: Any, admin_server: AdminServer
+) -> None:
     from playwright.sync_api import expect
 
-    server = admin_server({**MEMORY, "multiauth.policies": "account"})
+    server = admin_server(
+        {
+            **MEMORY,
+            "multiauth.policies": "account",
+            "kinto.account_create_principals": "account:admin",
+            "kinto.account_write_principals": "account:admin",
+        }
+    )
     context, page = _page(browser)
     page.goto(f"{server.url}/v1/admin/")
+    sign_up = page.get_by_role("form", name="Create an account")
+    sign_up.get_by_label("Username").fill("eve")
+    sign_up.get_by_label("Password").fill("eve-secret")
+    sign_up.get_by_role("button", name="Sign up").click()
+    expect(page.locator("#flash")).to_have_class("error")
+    message = requests.put(
+        f"{server.url}/v1/accounts/eve", json={"data": {"password": "x"}}, timeout=10
+    ).json()["message"]
+    expect(page.locator("#flash")).to_contain_text(message)
     form = page.get_by_role("form", name="Sign in with an account")
     form.get_by_label("Username").fill("nobody")
     form.get_by_label("Password").fill("wrong")
