@@ -120,3 +120,37 @@ def test_openid_sign_in(
     page.get_by_role("link", name="OpenID (oidc)").click()
     expect(page.locator("#user-id")).to_have_text("oidc:dora")
     context.close()
+
+
+def test_page_helpers_never_make_markup_or_script_links_of_data(
+    browser: Any, admin_server: AdminServer
+) -> None:
+    """The helpers every view builds with: text stays text, and a link to a
+    ``javascript:`` or ``data:`` URL (an attachment location, say) gets no href."""
+    server = admin_server({**MEMORY, "kinto.includes": "kinto.plugins.admin"})
+    context, page = _page(browser)
+    page.goto(f"{server.url}/v1/admin/")
+    outcome = page.evaluate(
+        """async () => {
+            const { h, isSafeUrl } = await import("./js/dom.js");
+            const hostile = ["javascript:alert(1)", " JavaScript:alert(1)", "data:text/html,x",
+                             "vbscript:x", "//evil.example/", "\\tjavascript:alert(1)"];
+            const safe = ["https://example.com/a.png", "/v1/files/x", "#/buckets/b", "http://h/"];
+            const link = h("a", { href: "javascript:alert(1)" }, "<img src=x onerror=alert(1)>");
+            return {
+                refused: hostile.filter((url) => !isSafeUrl(url)).length,
+                accepted: safe.filter((url) => isSafeUrl(url)).length,
+                href: link.getAttribute("href"),
+                images: link.querySelectorAll("img").length,
+                text: link.textContent,
+            };
+        }"""
+    )
+    assert outcome == {
+        "refused": 6,
+        "accepted": 4,
+        "href": None,
+        "images": 0,
+        "text": "<img src=x onerror=alert(1)>",
+    }
+    context.close()
