@@ -191,6 +191,12 @@ def admin_scenario(browser: Any, server: KintoServer, screenshots: bool) -> None
     _screenshot(page, "permissions")
     _open(page, server, "account")
     expect(page.locator("#user-principals")).to_contain_text("account:alice")
+    page.get_by_label("New password").fill("alice-secret-2")
+    page.get_by_role("button", name="Change my password").click()
+    expect(page.locator("#flash")).to_contain_text("Password changed.")
+    alice = ("alice", "alice-secret-2")
+    page.reload()  # The session goes on with the new password.
+    expect(page.locator("#user-id")).to_have_text("account:alice")
 
     # History: who changed what, with a diff.
     _open(page, server, "buckets/shop/collections/products/records/chair?tab=history")
@@ -202,6 +208,11 @@ def admin_scenario(browser: Any, server: KintoServer, screenshots: bool) -> None
     _open(page, server, "buckets/shop?tab=history")
     expect(page.locator(".history-entry").first).to_contain_text("permissions.read")
     _screenshot(page, "history")
+    page.get_by_label("Changes to").select_option("group")
+    page.get_by_label("Made by").fill("account:alice")
+    page.get_by_role("button", name="Show").click()
+    expect(page.locator(".history-entry")).to_have_count(2)
+    expect(page.locator(".history-entry").first).to_contain_text("+ members:")
 
     # An attachment: uploaded, downloaded, replaced, removed.
     _open(page, server, "buckets/shop/collections/products/records/chair?tab=attachment")

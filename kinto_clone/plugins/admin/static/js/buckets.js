@@ -7,6 +7,7 @@ import { field, flash, guarded, h, mount } from "./dom.js";
 import { renderHistory } from "./history.js";
 import { renderList } from "./listview.js";
 import { renderPermissions } from "./permissions.js";
+import { basicAuthorization, currentSession, saveSession } from "./session.js";
 
 /** A small "create" form: an id (optional when the server may generate one) and extra fields. */
 export function createForm({ title, idLabel = "Id", idRequired = false, extra = [], create }) {
@@ -88,13 +89,35 @@ export async function renderBucket({ main, query, server }, bucketId) {
   }
 }
 
+/** Changing one's own account password; the session then uses the new one. */
+function passwordChange(user) {
+  const username = user.id.slice("account:".length);
+  const password = h("input", { type: "password", id: "new-password", autocomplete: "new-password" });
+  const button = h("button", { type: "submit" }, "Change my password");
+  const form = h("form", { class: "card", "aria-label": "Change my password" },
+    h("h2", {}, "Change my password"), field("New password", password), button);
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    guarded(button, async () => {
+      await request("PATCH", path("accounts", username), { body: { data: { password: password.value } } });
+      saveSession({ ...currentSession(), authorization: basicAuthorization(username, password.value) });
+      password.value = "";
+      flash("Password changed.");
+    });
+  });
+  return form;
+}
+
 export async function renderAccount({ main, server }) {
   const user = server.user;
+  const session = currentSession();
+  const ownAccount = session && session.kind === "accounts" && user.id.startsWith("account:");
   mount(main, h("h1", {}, "Who am I"),
     h("p", {}, "Share objects with you by giving this user id:"),
     h("pre", { id: "user-id" }, user.id),
     h("h2", {}, "Principals"),
     h("p", { class: "hint" }, "Permissions granted to any of these apply to you."),
     h("ul", { class: "principals", id: "user-principals" }, (user.principals || []).map((principal) => h("li", {}, h("code", {}, principal)))),
-    user.bucket ? h("p", {}, "Your default bucket: ", h("a", { href: link("buckets", user.bucket) }, user.bucket)) : null);
+    user.bucket ? h("p", {}, "Your default bucket: ", h("a", { href: link("buckets", user.bucket) }, user.bucket)) : null,
+    ownAccount ? passwordChange(user) : null);
 }

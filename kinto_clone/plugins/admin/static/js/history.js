@@ -33,17 +33,36 @@ async function previousVersion(bucketId, entry, loaded) {
   return data.data[0] || null;
 }
 
+/** Narrowing a bucket's history: by kind of object and by author. */
+function historyFilters(onChange) {
+  const kind = h("select", { id: "history-resource" },
+    [["", "all"], ["bucket", "bucket"], ["collection", "collections"], ["group", "groups"], ["record", "records"]]
+      .map(([value, label]) => h("option", { value }, label)));
+  const author = h("input", { type: "text", id: "history-author", placeholder: "e.g. account:alice" });
+  const form = h("form", { class: "filters", "aria-label": "History filters" },
+    h("div", {}, h("label", { for: kind.id }, "Changes to"), kind),
+    h("div", {}, h("label", { for: author.id }, "Made by"), author),
+    h("div", {}, h("button", { type: "submit" }, "Show")));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    onChange({ resource_name: kind.value || undefined, user_id: author.value.trim() || undefined });
+  });
+  return form;
+}
+
 /** Render the history of `bucketId`, narrowed by `filters` ({collection_id: ..., ...}). */
 export async function renderHistory(container, { bucketId, filters = {}, pageSize = 50 }) {
   const list = h("div");
   let nextPage = null;
+  let chosen = {};
   const loaded = [];
   const more = h("button", { type: "button", class: "secondary", hidden: true }, "Older changes");
 
   async function show(pageUrl) {
+    const query = { ...filters, ...chosen, _sort: "-last_modified", _limit: String(pageSize) };
     const { data, headers } = pageUrl
       ? await get(pageUrl)
-      : await get(path("buckets", bucketId, "history"), { query: { ...filters, _sort: "-last_modified", _limit: String(pageSize) } });
+      : await get(path("buckets", bucketId, "history"), { query });
     loaded.push(...data.data);
     nextPage = headers.get("Next-Page");
     more.hidden = !nextPage;
@@ -59,6 +78,12 @@ export async function renderHistory(container, { bucketId, filters = {}, pageSiz
   }
 
   more.addEventListener("click", () => show(nextPage).catch(flashError));
-  mount(container, list, more);
+  const narrowing = filters.uri ? null : historyFilters((wanted) => {
+    chosen = wanted;
+    loaded.length = 0;
+    list.replaceChildren();
+    show(null).catch(flashError);
+  });
+  mount(container, narrowing, list, more);
   await show(null);
 }
