@@ -13,7 +13,6 @@ endpoint.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import shutil
 import subprocess
@@ -25,37 +24,16 @@ from urllib.parse import urljoin
 import pytest
 import requests
 
-from tests.clients.conftest import cache_lock, unavailable
+from tests.clients.conftest import unavailable
+from tests.npm import npm_ci
 from tests.server import free_port
 
 FOLDER = Path(__file__).with_name("oidc")
-STAMP = ".kinto-clone-installed"
 SUITE = "OpenID Connect tests"
-NPM_TIMEOUT = 300
 START_TIMEOUT = 20.0
 CLIENT_ID = "kinto"
 CLIENT_SECRET = "kinto-secret"
 MAX_REDIRECTIONS = 10
-
-
-def _install(npm: str) -> None:
-    lock = hashlib.sha256((FOLDER / "package.json").read_bytes())
-    lock.update((FOLDER / "package-lock.json").read_bytes())
-    stamp = FOLDER / "node_modules" / STAMP
-    with cache_lock("npm-oidc"):
-        if stamp.is_file() and stamp.read_text() == lock.hexdigest():
-            return
-        command = [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund"]
-        try:
-            result = subprocess.run(
-                command, cwd=FOLDER, capture_output=True, text=True, timeout=NPM_TIMEOUT
-            )
-        except subprocess.TimeoutExpired:
-            unavailable("npm ci timed out", SUITE)
-        if result.returncode != 0:
-            last = (result.stderr.strip().splitlines() or ["?"])[-1]
-            unavailable(f"npm ci failed ({last})", SUITE)
-        stamp.write_text(lock.hexdigest())
 
 
 @pytest.fixture(scope="session")
@@ -64,7 +42,7 @@ def oidc_issuer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None or npm is None:
         unavailable("node or npm not found", SUITE)
-    _install(npm)
+    npm_ci(npm, FOLDER, "npm-oidc", SUITE)
     port = free_port()
     log_path = tmp_path_factory.mktemp("oidc") / "provider.log"
     with log_path.open("wb") as log:

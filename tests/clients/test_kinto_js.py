@@ -10,7 +10,6 @@ pages, a record shared with a group, a batch of mixed outcomes.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import shutil
 import subprocess
@@ -18,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.clients.conftest import Backend, cache_lock, clean_environment, unavailable
+from tests.clients.conftest import Backend, clean_environment, unavailable
+from tests.npm import npm_ci
 from tests.server import StartServer, write_ini
 
 pytestmark = [pytest.mark.clients, pytest.mark.process]
@@ -27,9 +27,7 @@ JS = Path(__file__).with_name("js")
 SCRIPT = "sync.test.js"
 PAGINATE_BY = 50
 EXPECTED_TESTS = 5
-NPM_TIMEOUT = 300
 NODE_TIMEOUT = 300
-STAMP = ".kinto-clone-installed"
 SUITE = "kinto.js client tests"
 
 
@@ -45,32 +43,11 @@ def node_and_npm() -> tuple[str, str]:
     return node, npm
 
 
-def install_clients(npm: str) -> None:
-    """``npm ci`` from the committed lock file, unless already done for this lock file."""
-    lock = hashlib.sha256((JS / "package.json").read_bytes())
-    lock.update((JS / "package-lock.json").read_bytes())
-    stamp = JS / "node_modules" / STAMP
-    with cache_lock("npm"):
-        if stamp.is_file() and stamp.read_text() == lock.hexdigest():
-            return
-        command = [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund"]
-        try:
-            result = subprocess.run(
-                command, cwd=JS, capture_output=True, text=True, timeout=NPM_TIMEOUT
-            )
-        except subprocess.TimeoutExpired:
-            unavailable("npm ci timed out", SUITE)
-        if result.returncode != 0:
-            last = (result.stderr.strip().splitlines() or ["?"])[-1]
-            unavailable(f"npm ci failed ({last})", SUITE)
-        stamp.write_text(lock.hexdigest())
-
-
 def test_kinto_js_syncs_through_the_server(
     backend: Backend, start_server: StartServer, tmp_path: Path
 ) -> None:
     node, npm = node_and_npm()
-    install_clients(npm)
+    npm_ci(npm, JS, "npm", SUITE)
 
     settings = {**backend.ini_settings(), "kinto.paginate_by": str(PAGINATE_BY)}
     ini = write_ini(tmp_path / "kinto.ini", settings)
