@@ -16,14 +16,13 @@ from collections.abc import Callable, Iterator
 
 import pytest
 import requests
-import webtest
 from pyramid.config import Configurator
 
-import kinto_clone
 from kinto_clone.core.backends import setup_backends
 from kinto_clone.core.cache import memcached
 from kinto_clone.core.cache.testing import CacheContract
 from kinto_clone.core.storage import BackendError
+from tests.core.single_use_tokens import check_single_use_tokens
 from tests.server import StartServer
 
 START_TIMEOUT_SECONDS = 10
@@ -136,27 +135,9 @@ def test_unreachable_server_is_a_backend_error() -> None:
 
 def test_kinto_ini_snippet_keeps_single_use_tokens(hosts: str) -> None:
     """Kinto's documented settings, unchanged: single-use tokens live in Memcached."""
-    app = webtest.TestApp(
-        kinto_clone.main(
-            {},
-            **{
-                "kinto.cache_backend": "kinto.core.cache.memcached",
-                "kinto.cache_hosts": hosts,
-                "kinto.paginate_by": "1",
-                "multiauth.policies": "basicauth",
-                "kinto.userid_hmac_secret": "secret",
-            },
-        )
+    app = check_single_use_tokens(
+        {"kinto.cache_backend": "kinto.core.cache.memcached", "kinto.cache_hosts": hosts}
     )
-    alice = {"Authorization": "Basic YWxpY2U6cw=="}
-    for bucket in ("a", "b", "c"):
-        app.put_json(f"/v1/buckets/{bucket}", {}, headers=alice)
-    first = app.delete("/v1/buckets", headers=alice)
-    second = app.delete(first.headers["Next-Page"], headers=alice)
-    assert len(first.json["data"]) == len(second.json["data"]) == 1
-    # Plural DELETE tokens are single-use, as in Kinto.
-    app.delete(first.headers["Next-Page"], headers=alice, status=400)
-    assert app.get("/v1/__heartbeat__").json["cache"] is True
     app.app.registry.cache._client.close()
 
 

@@ -15,14 +15,13 @@ from collections.abc import Callable, Iterator
 import pytest
 import redis
 import requests
-import webtest
 from pyramid.config import Configurator
 
-import kinto_clone
 from kinto_clone.core.backends import setup_backends
 from kinto_clone.core.cache import redis as redis_cache
 from kinto_clone.core.cache.testing import CacheContract
 from kinto_clone.core.storage import BackendError
+from tests.core.single_use_tokens import check_single_use_tokens
 from tests.server import StartServer
 
 REDIS_URL = os.environ.get("KINTO_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -131,31 +130,18 @@ def test_unreachable_server_is_a_backend_error() -> None:
 
 def test_kinto_ini_snippet_keeps_single_use_tokens(run_prefix: str, client: redis.Redis) -> None:
     """Kinto's documented settings, unchanged: single-use tokens live in Redis."""
-    app = webtest.TestApp(
-        kinto_clone.main(
-            {},
-            **{
-                "kinto.cache_backend": "kinto.core.cache.redis",
-                "kinto.cache_url": REDIS_URL,
-                "kinto.cache_pool_size": "50",
-                "kinto.cache_pool_timeout": "30",
-                "kinto.cache_prefix": run_prefix,
-                "kinto.paginate_by": "1",
-                "multiauth.policies": "basicauth",
-                "kinto.userid_hmac_secret": "secret",
-            },
-        )
-    )
-    alice = {"Authorization": "Basic YWxpY2U6cw=="}
-    for bucket in ("a", "b", "c"):
-        app.put_json(f"/v1/buckets/{bucket}", {}, headers=alice)
-    first = app.delete("/v1/buckets", headers=alice)
-    assert client.keys(f"{run_prefix}*")  # The single-use token.
-    second = app.delete(first.headers["Next-Page"], headers=alice)
-    assert len(first.json["data"]) == len(second.json["data"]) == 1
-    # Plural DELETE tokens are single-use, as in Kinto.
-    app.delete(first.headers["Next-Page"], headers=alice, status=400)
-    assert app.get("/v1/__heartbeat__").json["cache"] is True
+    settings = {
+        "kinto.cache_backend": "kinto.core.cache.redis",
+        "kinto.cache_url": REDIS_URL,
+        "kinto.cache_pool_size": "50",
+        "kinto.cache_pool_timeout": "30",
+        "kinto.cache_prefix": run_prefix,
+    }
+
+    def token_stored() -> None:
+        assert client.keys(f"{run_prefix}*")  # The single-use token.
+
+    app = check_single_use_tokens(settings, token_stored)
     app.app.registry.cache.flush()
     app.app.registry.cache._client.connection_pool.disconnect()
 
