@@ -30,6 +30,7 @@ from jsonschema_specifications import REGISTRY as META_SCHEMAS
 from referencing.exceptions import Unresolvable
 
 from kinto_clone.core.json_schema_keywords import TooCostly, metered, replacements, spending
+from kinto_clone.core.json_values import count_values
 
 __all__ = [
     "SchemaError",
@@ -96,7 +97,7 @@ def _check_against_meta_schema(library_class: type[Validator], schema: Any) -> N
         format_checker=library_class.FORMAT_CHECKER,
     )
     try:
-        with spending(BASE_STEPS + STEPS_PER_VALUE * _count_values(schema)):
+        with spending(BASE_STEPS + STEPS_PER_VALUE * count_values(schema)):
             for error in meta_validator.iter_errors(schema):
                 raise SchemaError.create_from(error)
     except RecursionError:
@@ -122,18 +123,6 @@ def _validator(schema_text: str) -> Validator:
     return _safe_class(_validator_class(schema))(schema, registry=META_SCHEMAS)
 
 
-def _count_values(value: Any) -> int:
-    stack, count = [value], 0
-    while stack:
-        current = stack.pop()
-        count += 1
-        if isinstance(current, dict):
-            stack.extend(current.values())
-        elif isinstance(current, list):
-            stack.extend(current)
-    return count
-
-
 def validate(instance: Any, schema: Any) -> None:
     """Raise the first :class:`ValidationError` of ``instance``, if any.
 
@@ -143,7 +132,7 @@ def validate(instance: Any, schema: Any) -> None:
     # Not sorted: keywords are evaluated in the schema's order, which picks the first error.
     validator = _validator(json.dumps(schema))
     try:
-        with spending(BASE_STEPS + STEPS_PER_VALUE * _count_values(instance)):
+        with spending(BASE_STEPS + STEPS_PER_VALUE * count_values(instance)):
             for error in validator.iter_errors(instance):
                 raise error
     except RecursionError:

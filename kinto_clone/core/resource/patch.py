@@ -16,6 +16,8 @@ from typing import Any
 import jsonpatch
 import jsonpointer
 
+from kinto_clone.core.json_values import count_values
+
 JSON_PATCH = "application/json-patch+json"
 MERGE_PATCH = "application/merge-patch+json"
 
@@ -92,19 +94,6 @@ def check_operations(body: list[Any]) -> tuple[list[dict[str, Any]], list[tuple[
     return operations, errors
 
 
-def _count_values(value: Any, limit: int) -> int:
-    """How many JSON values ``value`` holds, counting stopped once past ``limit``."""
-    stack, count = [value], 0
-    while stack and count <= limit:
-        current = stack.pop()
-        count += 1
-        if isinstance(current, dict):
-            stack.extend(current.values())
-        elif isinstance(current, list):
-            stack.extend(current)
-    return count
-
-
 def json_patch(document: Any, operations: list[dict[str, Any]]) -> Any:
     """RFC 6902 applied to a copy of ``document``; raises :class:`PatchError`.
 
@@ -114,13 +103,13 @@ def json_patch(document: Any, operations: list[dict[str, Any]]) -> Any:
     """
     result = copy.deepcopy(document)
     budget = max(
-        MIN_COPY_BUDGET, _count_values(document, MIN_COPY_BUDGET) + _count_values(operations, 0)
+        MIN_COPY_BUDGET, count_values(document, MIN_COPY_BUDGET) + count_values(operations, 0)
     )
     for operation in operations:
         try:
             if operation.get("op") == "copy" and isinstance(operation.get("from"), str):
                 source = jsonpointer.resolve_pointer(result, operation["from"], None)
-                budget -= _count_values(source, budget)
+                budget -= count_values(source, budget)
                 if budget < 0:
                     raise PatchError("copies would make the object too large")
             result = jsonpatch.JsonPatch([operation]).apply(result, in_place=True)
