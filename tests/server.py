@@ -84,6 +84,19 @@ def write_ini(path: Path, settings: Mapping[str, str | None] | None = None) -> P
     return path
 
 
+def migrate(ini_path: Path) -> None:
+    """``kinto migrate --ini``, without the ``KINTO_*`` variables of the environment."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KINTO_")}
+    result = subprocess.run(
+        [*kinto_command(), "migrate", "--ini", str(ini_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+
+
 class KintoServer:
     """One ``kinto start`` process on a free port, from ``ini_path``.
 

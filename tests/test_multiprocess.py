@@ -13,7 +13,6 @@ SQLite file (one writer at a time, but several processes must stay correct).
 from __future__ import annotations
 
 import os
-import subprocess
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -30,7 +29,7 @@ from tests.conftest import (
     POSTGRESQL_DSN_VARIABLE,
     POSTGRESQL_UNREACHABLE,
 )
-from tests.server import KintoServer, StartServer, kinto_command, write_ini
+from tests.server import KintoServer, StartServer, migrate, write_ini
 from tests.sync_scenario import check_concurrent_writes
 
 pytestmark = pytest.mark.process
@@ -79,31 +78,26 @@ def backend_settings(template: str, url: str) -> dict[str, str]:
     return settings
 
 
+def postgresql_ini(tmp_path: Path, url: str) -> Path:
+    """An ini of ``tmp_path`` with every backend on the PostgreSQL database ``url``,
+    migrated."""
+    settings = backend_settings("kinto.core.{kind}.postgresql", url)
+    ini_path = write_ini(tmp_path / "kinto.ini", settings)
+    migrate(ini_path)
+    return ini_path
+
+
 def start_servers(start_server: StartServer, ini_path: Path, count: int) -> list[KintoServer]:
     """``count`` processes of one ini, started together (each waits for its port)."""
     with ThreadPoolExecutor(max_workers=count) as pool:
         return list(pool.map(lambda _: start_server(ini_path=ini_path), range(count)))
 
 
-def migrate(ini_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KINTO_")}
-    result = subprocess.run(
-        [*kinto_command(), "migrate", "--ini", str(ini_path)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
-
-
 @pytest.mark.postgresql
 def test_four_processes_on_one_postgresql_database(
     tmp_path: Path, postgresql_database: str, start_server: StartServer
 ) -> None:
-    settings = backend_settings("kinto.core.{kind}.postgresql", postgresql_database)
-    ini_path = write_ini(tmp_path / "kinto.ini", settings)
-    migrate(ini_path)
+    ini_path = postgresql_ini(tmp_path, postgresql_database)
     check_concurrent_writes([server.url for server in start_servers(start_server, ini_path, 4)])
 
 

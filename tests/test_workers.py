@@ -18,7 +18,7 @@ import requests
 from kinto_clone import workers
 from tests.server import StartServer, kinto_command, write_ini
 from tests.sync_scenario import check_concurrent_writes
-from tests.test_multiprocess import backend_settings, migrate
+from tests.test_multiprocess import backend_settings, postgresql_ini
 from tests.test_multiprocess import postgresql_database as postgresql_database
 
 pytestmark = pytest.mark.process
@@ -97,9 +97,7 @@ def test_workers_from_the_ini(tmp_path: Path, start_server: StartServer) -> None
 def test_two_workers_on_postgresql(
     tmp_path: Path, postgresql_database: str, start_server: StartServer
 ) -> None:
-    settings = backend_settings("kinto.core.{kind}.postgresql", postgresql_database)
-    ini_path = write_ini(tmp_path / "kinto.ini", settings)
-    migrate(ini_path)
+    ini_path = postgresql_ini(tmp_path, postgresql_database)
     server = start_server(ini_path=ini_path, options=["--workers", "2"])
     assert len(wait_for_children(server.pid, 2)) == 2
     check_concurrent_writes([server.url])

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import shutil
 import socket
-import subprocess
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from typing import Any
 import pytest
 
 from tests.ci import skip_or_fail
-from tests.server import KintoServer, free_port, kinto_command, write_ini
+from tests.server import KintoServer, free_port, migrate, write_ini
 
 CHROMIUM_VARIABLE = "KINTO_TEST_CHROMIUM"
 CHROMIUM_ARGS = [
@@ -89,18 +88,6 @@ def _port() -> int:
                 continue
             return port
     raise RuntimeError(f"no free port in {span}")
-
-
-def migrate(ini_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KINTO_")}
-    result = subprocess.run(
-        [*kinto_command(), "migrate", "--ini", str(ini_path)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
 
 
 @pytest.fixture
