@@ -70,6 +70,25 @@ def make_app(backend_settings: dict[str, str]) -> Iterator[MakeApp]:
     dispose_apps(registries)
 
 
+def schema_validation_app(bucket: str) -> webtest.TestApp:
+    """An in-process app on the memory backends validating records against their
+    collection's schema, with ``bucket`` created by ``alice``."""
+    app = webtest.TestApp(
+        kinto_clone.main(
+            {},
+            **{
+                "kinto.storage_backend": "kinto.core.storage.memory",
+                "kinto.permission_backend": "kinto.core.permission.memory",
+                "kinto.cache_backend": "kinto.core.cache.memory",
+                "multiauth.policies": "basicauth",
+                "kinto.experimental_collection_schema_validation": "true",
+            },
+        )
+    )
+    app.put_json(f"/v1/buckets/{bucket}", {}, headers=basic_auth("alice"))
+    return app
+
+
 def principal_of(app: webtest.TestApp, headers: dict[str, str]) -> str:
     """The prefixed user id the server gives to these credentials."""
     return app.get("/v1/", headers=headers).json["user"]["id"]

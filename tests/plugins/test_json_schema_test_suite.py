@@ -42,9 +42,8 @@ from typing import Any
 import pytest
 import webtest
 
-import kinto_clone
 from kinto_clone.core import json_schema
-from tests.plugins.conftest import basic_auth
+from tests.plugins.conftest import basic_auth, schema_validation_app
 
 SUITE_SDIST = "4.26.0"  # jsonschema's sdist carrying the suite under json/tests/
 CACHE = Path(__file__).resolve().parents[2] / ".cache" / "json-schema-test-suite"
@@ -141,20 +140,7 @@ def direct_error(schema: Any, instance: Any) -> str | None:
 
 @pytest.fixture(scope="module")
 def app() -> webtest.TestApp:
-    app = webtest.TestApp(
-        kinto_clone.main(
-            {},
-            **{
-                "kinto.storage_backend": "kinto.core.storage.memory",
-                "kinto.permission_backend": "kinto.core.permission.memory",
-                "kinto.cache_backend": "kinto.core.cache.memory",
-                "multiauth.policies": "basicauth",
-                "kinto.experimental_collection_schema_validation": "true",
-            },
-        )
-    )
-    app.put_json("/v1/buckets/suite", {}, headers=ALICE)
-    return app
+    return schema_validation_app("suite")
 
 
 @pytest.mark.parametrize("draft", list(DRAFTS))

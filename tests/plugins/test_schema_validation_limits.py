@@ -19,10 +19,9 @@ import pytest
 import requests
 import webtest
 
-import kinto_clone
 from kinto_clone.core import json_schema
 from tests.conftest import StartServer
-from tests.plugins.conftest import basic_auth
+from tests.plugins.conftest import basic_auth, schema_validation_app
 
 ALICE = basic_auth("alice")
 ENABLED = {"kinto.experimental_collection_schema_validation": "true"}
@@ -33,20 +32,7 @@ D7 = "http://json-schema.org/draft-07/schema#"
 
 @pytest.fixture(scope="module")
 def app() -> webtest.TestApp:
-    app = webtest.TestApp(
-        kinto_clone.main(
-            {},
-            **{
-                "kinto.storage_backend": "kinto.core.storage.memory",
-                "kinto.permission_backend": "kinto.core.permission.memory",
-                "kinto.cache_backend": "kinto.core.cache.memory",
-                "multiauth.policies": "basicauth",
-                **ENABLED,
-            },
-        )
-    )
-    app.put_json("/v1/buckets/b", {}, headers=ALICE)
-    return app
+    return schema_validation_app("b")
 
 
 def post(app: webtest.TestApp, schema: dict, data: Any, status: int) -> webtest.TestResponse:
