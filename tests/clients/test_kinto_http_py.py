@@ -26,8 +26,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tarfile
-import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from importlib import metadata
@@ -35,7 +33,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.clients.conftest import Backend, cache_lock, clean_environment, unavailable
+from tests.clients.conftest import Backend, cache_lock, clean_environment
+from tests.pypi import fetch_sdist
 from tests.s3_server import S3Server
 from tests.server import KintoServer
 
@@ -70,28 +69,7 @@ def kinto_http_sdist() -> Path:
         target = cache / f"kinto_http-{VERSION}"
         if (target / "tests" / "config" / "kinto.ini").is_file():
             return target
-        with tempfile.TemporaryDirectory(dir=cache) as tmp:
-            command = [sys.executable, "-m", "pip", "download", "--no-binary", ":all:"]
-            command += ["--no-deps", "--disable-pip-version-check", "--quiet"]
-            command += ["--dest", tmp, f"kinto-http=={VERSION}"]
-            try:
-                result = subprocess.run(
-                    command, capture_output=True, text=True, timeout=DOWNLOAD_TIMEOUT
-                )
-            except subprocess.TimeoutExpired:
-                unavailable(f"pip download kinto-http=={VERSION} timed out", SUITE)
-            archives = sorted(Path(tmp).glob(f"kinto_http-{VERSION}.tar.gz"))
-            if result.returncode != 0 or not archives:
-                last = (result.stderr.strip().splitlines() or ["no sdist"])[-1]
-                unavailable(f"cannot download the kinto-http=={VERSION} sdist ({last})", SUITE)
-            with tarfile.open(archives[0]) as archive:
-                # Only plain files and folders inside tmp (the filter exists since 3.11.4).
-                if hasattr(tarfile, "data_filter"):
-                    archive.extractall(tmp, filter="data")
-                else:
-                    archive.extractall(tmp)
-            (Path(tmp) / f"kinto_http-{VERSION}").rename(target)
-        return target
+        return fetch_sdist("kinto-http", VERSION, cache, DOWNLOAD_TIMEOUT, SUITE)
 
 
 def expected_tests(module: Path) -> list[str]:

@@ -30,11 +30,6 @@ The number of cases per draft is checked, so that a suite that silently lost tes
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import tarfile
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -44,10 +39,12 @@ import webtest
 
 from kinto_clone.core import json_schema
 from tests.plugins.conftest import basic_auth, schema_validation_app
+from tests.pypi import fetch_sdist
 
 SUITE_SDIST = "4.26.0"  # jsonschema's sdist carrying the suite under json/tests/
 CACHE = Path(__file__).resolve().parents[2] / ".cache" / "json-schema-test-suite"
 DOWNLOAD_TIMEOUT = 120
+SUITE = "JSON-Schema-Test-Suite"
 ALICE = basic_auth("alice")
 REMOTE = "localhost:1234"
 SERVER_FIELDS = ("id", "last_modified", "schema")
@@ -60,36 +57,12 @@ DRAFTS = {
 EXPECTED_CASES = {"draft7": 884, "draft2019-09": 1183, "draft2020-12": 1200}
 
 
-def _unavailable(problem: str) -> None:
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(f"{problem}: the JSON-Schema-Test-Suite is required under CI=true")
-    pytest.skip(f"{problem}: JSON-Schema-Test-Suite skipped")
-
-
 def suite_folder() -> Path:
     """``json/tests`` of the jsonschema sdist, unpacked in the cache (downloaded once)."""
     target = CACHE / f"jsonschema-{SUITE_SDIST}" / "json" / "tests"
     if target.is_dir():
         return target
-    CACHE.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
-        command = [sys.executable, "-m", "pip", "download", "--no-binary", ":all:"]
-        command += ["--no-deps", "--disable-pip-version-check", "--quiet"]
-        command += ["--dest", tmp, f"jsonschema=={SUITE_SDIST}"]
-        try:
-            result = subprocess.run(
-                command, capture_output=True, text=True, timeout=DOWNLOAD_TIMEOUT
-            )
-        except subprocess.TimeoutExpired:
-            _unavailable(f"pip download jsonschema=={SUITE_SDIST} timed out")
-        archives = sorted(Path(tmp).glob(f"jsonschema-{SUITE_SDIST}.tar.gz"))
-        if result.returncode != 0 or not archives:
-            _unavailable(f"cannot download the jsonschema=={SUITE_SDIST} sdist")
-        prefix = f"jsonschema-{SUITE_SDIST}/json/"
-        with tarfile.open(archives[0]) as archive:
-            members = [m for m in archive.getmembers() if m.name.startswith(prefix)]
-            archive.extractall(tmp, members=members, filter="data")
-        (Path(tmp) / f"jsonschema-{SUITE_SDIST}").rename(CACHE / f"jsonschema-{SUITE_SDIST}")
+    fetch_sdist("jsonschema", SUITE_SDIST, CACHE, DOWNLOAD_TIMEOUT, SUITE, only="json/")
     return target
 
 
