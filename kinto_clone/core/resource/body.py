@@ -6,13 +6,12 @@ content types, wrong shapes and NUL characters become 4xx errno 107 errors.
 
 from __future__ import annotations
 
-import json
-import math
 from typing import Any
 
 from pyramid import httpexceptions
 from pyramid.request import Request
 
+from kinto_clone.core import json_values
 from kinto_clone.core import validation_messages as messages
 from kinto_clone.core.errors import ERRORS, http_error, raise_all_invalid, raise_invalid
 from kinto_clone.core.resource.patch import JSON_PATCH, MERGE_PATCH, check_operations
@@ -96,18 +95,6 @@ def _text_problem(value: Any) -> str | None:
     return None
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def _finite_float(text: str) -> float:
-    """``1e999`` would become ``inf``, which no JSON encoder can write back."""
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"number {text} is too big")
-    return value
-
-
 def read_json_body(request: Request, allowed_types: tuple[str, ...] = (JSON,)) -> Any:
     """The decoded object or array, or ``None`` when empty; 415/400 for anything unusable.
 
@@ -129,7 +116,7 @@ def read_json_body(request: Request, allowed_types: tuple[str, ...] = (JSON,)) -
         text = raw.decode(request.charset or "utf-8")
         # NaN, Infinity and overflowing numbers are not JSON (RFC 8259) and
         # would make the response itself invalid JSON.
-        body = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+        body = json_values.loads(text)
     except RecursionError:
         raise_invalid(request, "body", None, f"JSON nested deeper than {MAX_DEPTH} levels")
     except (UnicodeDecodeError, LookupError, ValueError) as error:

@@ -18,13 +18,13 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import math
 import re
 import uuid
 from typing import Any
 
 from pyramid.request import Request
 
+from kinto_clone.core import json_values
 from kinto_clone.core.errors import raise_invalid, request_GET
 from kinto_clone.core.resource.body import MAX_DEPTH
 from kinto_clone.core.resource.querystring import is_valid_timestamp
@@ -103,7 +103,7 @@ def decode_token(
     try:
         padded = token + "=" * (-len(token) % 4)
         text = base64.urlsafe_b64decode(padded.encode("ascii")).decode("utf-8")
-        info = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+        info = json_values.loads(text)
     except (ValueError, UnicodeError, binascii.Error, RecursionError) as error:
         raise InvalidTokenError("not base64 JSON") from error
     _check_json(info)
@@ -152,17 +152,6 @@ def _check_text(text: str) -> None:
         text.encode("utf-8")
     except UnicodeEncodeError as error:
         raise InvalidTokenError("unpaired surrogate") from error
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"{text} overflows")
-    return value
 
 
 def rules_from_token(

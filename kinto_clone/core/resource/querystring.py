@@ -7,14 +7,13 @@ the string) and every malformed parameter is a 400 errno 107 naming it, never a
 
 from __future__ import annotations
 
-import json
-import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from pyramid.request import Request
 
+from kinto_clone.core import json_values
 from kinto_clone.core.errors import raise_invalid, request_GET, send_alert
 from kinto_clone.core.resource import query_limits
 from kinto_clone.core.storage import COMPARISON, Filter, Sort
@@ -50,17 +49,6 @@ class ListQuery:
         return any(f.field == "last_modified" for f in self.filters)
 
 
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"number {text} is too big")
-    return value
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
 def native_value(value: str) -> Any:
     """A filter value read as JSON (``?n=2`` is the number 2), else the string itself.
 
@@ -71,7 +59,7 @@ def native_value(value: str) -> Any:
     floats).
     """
     try:
-        return json.loads(value, parse_float=_finite_float, parse_constant=_reject_constant)
+        return json_values.loads(value)
     except ValueError:
         return value
 
