@@ -1,4 +1,4 @@
-"""Users, principals and ids shared by the functional tests.
+"""Users, principals, ids and requests shared by the functional tests.
 
 The test app uses fixed secrets (:data:`USERID_HMAC_SECRET`,
 :data:`DEFAULT_BUCKET_HMAC_SECRET`) so a test can compute the principal of a
@@ -11,7 +11,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import uuid
+from typing import Any
+
+import webtest
 
 USERID_HMAC_SECRET = "testsecret"
 DEFAULT_BUCKET_HMAC_SECRET = "testsecret2"
@@ -43,3 +47,22 @@ ALICE = auth("alice")
 BOB = auth("bob")
 MARY = auth("mary")
 ANONYMOUS: dict[str, str] = {}
+
+
+def send(
+    app: webtest.TestApp,
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    body: Any = None,
+) -> webtest.TestResponse:
+    """``method`` on ``path``, with ``body`` as JSON unless ``None``, whatever the status."""
+    if body is None:
+        return app.request(path, method=method, headers=headers, expect_errors=True)
+    return app.request(
+        path,
+        method=method,
+        headers={**headers, "Content-Type": "application/json"},
+        body=json.dumps(body).encode(),
+        expect_errors=True,
+    )

@@ -15,12 +15,10 @@ the bucket's attributes, not its content); Eve has no permission at all.
 
 from __future__ import annotations
 
-import json
-
 import pytest
 import webtest
 
-from tests.functional.helpers import ALICE, ANONYMOUS, BOB, MARY, auth, principal
+from tests.functional.helpers import ALICE, ANONYMOUS, BOB, MARY, auth, principal, send
 
 EVE = auth("eve")
 B = "/v1/buckets/b"
@@ -42,16 +40,10 @@ def call(
     app: webtest.TestApp, method: str, path: str, headers: dict[str, str]
 ) -> webtest.TestResponse:
     """Send ``method`` with a minimal valid body, whatever the status."""
+    body = None
     if method in ("PUT", "PATCH", "POST"):
         body = {"data": {"a": 1}} if method == "PATCH" else {}
-        return app.request(
-            path,
-            method=method,
-            headers={**headers, "Content-Type": "application/json"},
-            body=json.dumps(body).encode(),
-            expect_errors=True,
-        )
-    return app.request(path, method=method, headers=headers, expect_errors=True)
+    return send(app, method, path, headers, body)
 
 
 BUCKET_READER_CASES = [

@@ -11,13 +11,12 @@ them what exists.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
 import webtest
 
-from tests.functional.helpers import ALICE, ANONYMOUS, MARY, auth, principal
+from tests.functional.helpers import ALICE, ANONYMOUS, MARY, auth, principal, send
 
 pytestmark = pytest.mark.clone_only
 
@@ -71,16 +70,7 @@ def body_for(method: str) -> dict[str, Any] | None:
 
 
 def call(app: webtest.TestApp, method: str, path: str, headers: dict[str, str]) -> Any:
-    body = body_for(method)
-    if body is None:
-        return app.request(path, method=method, headers=headers, expect_errors=True)
-    return app.request(
-        path,
-        method=method,
-        headers={**headers, "Content-Type": "application/json"},
-        body=json.dumps(body).encode(),
-        expect_errors=True,
-    )
+    return send(app, method, path, headers, body_for(method))
 
 
 def seen(status: int, headers: Any, body: bytes) -> tuple[int, dict[str, str], bytes]:

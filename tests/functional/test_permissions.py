@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 import webtest
 
 from tests.functional.conftest import MakeApp
-from tests.functional.helpers import ALICE, ANONYMOUS, BOB, MARY, principal
+from tests.functional.helpers import ALICE, ANONYMOUS, BOB, MARY, principal, send
 
 B = "/v1/buckets/b"
 
@@ -53,13 +51,7 @@ INHERITANCE = {
 def attempt(app: webtest.TestApp, ability: str, headers: dict[str, str]) -> int:
     method, path = ABILITIES[ability]
     body = {"data": {"touched": True}} if method == "PATCH" else {}
-    return app.request(
-        path,
-        method=method,
-        headers={**headers, "Content-Type": "application/json"},
-        body=json.dumps(body).encode(),
-        expect_errors=True,
-    ).status_int
+    return send(app, method, path, headers, body).status_int
 
 
 @pytest.mark.parametrize(("suffix", "permission"), list(INHERITANCE))
