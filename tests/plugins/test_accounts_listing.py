@@ -7,6 +7,8 @@ account's, and its pages break timestamp ties on the id.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 import webtest
 
@@ -31,6 +33,16 @@ def sign_up(app: webtest.TestApp, *names: str, **data: object) -> None:
 
 def listed(app: webtest.TestApp, query: str = "") -> list[str]:
     return [obj["id"] for obj in app.get(f"/v1/accounts?{query}", headers=ADMIN).json["data"]]
+
+
+def paged(send: Callable[..., webtest.TestResponse], url: str) -> list[str]:
+    """Ids of the objects of every page, following ``Next-Page`` from ``url``."""
+    ids = []
+    while url:
+        response = send(url, headers=ADMIN)
+        ids += [obj["id"] for obj in response.json["data"]]
+        url = response.headers.get("Next-Page", "")
+    return ids
 
 
 def test_accounts_made_after_a_first_list_are_listed(app: webtest.TestApp) -> None:
@@ -90,23 +102,13 @@ def test_timestamp_filters_across_accounts(app: webtest.TestApp) -> None:
 def test_pages_over_accounts_of_equal_timestamps(app: webtest.TestApp) -> None:
     """Accounts are separate groups: their timestamps may be equal."""
     sign_up(app, "alice", "bob", "carol", "dave", last_modified=2_000_000_000_000)
-    url = "/v1/accounts?_limit=1"
-    seen = []
-    while url:
-        response = app.get(url, headers=ADMIN)
-        seen += [obj["id"] for obj in response.json["data"]]
-        url = response.headers.get("Next-Page", "")
+    seen = paged(app.get, "/v1/accounts?_limit=1")
     assert sorted(seen) == ["admin", "alice", "bob", "carol", "dave"]
     assert seen == listed(app)
 
 
 def test_delete_pages_over_accounts_of_equal_timestamps(app: webtest.TestApp) -> None:
     sign_up(app, "alice", "bob", "carol", "dave", last_modified=2_000_000_000_000)
-    url = "/v1/accounts?not_id=admin&_limit=2"
-    deleted = []
-    while url:
-        response = app.delete(url, headers=ADMIN)
-        deleted += [obj["id"] for obj in response.json["data"]]
-        url = response.headers.get("Next-Page", "")
+    deleted = paged(app.delete, "/v1/accounts?not_id=admin&_limit=2")
     assert sorted(deleted) == ["alice", "bob", "carol", "dave"]
     assert listed(app) == ["admin"]
