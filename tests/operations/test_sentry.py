@@ -25,6 +25,17 @@ def _exception_values(event: dict) -> list[str]:
     return [value.get("value", "") for value in event.get("exception", {}).get("values", [])]
 
 
+def wait_for_start(sentry: SentryCapture) -> list[dict]:
+    """The server's start-up messages (``Running kinto...``), once one arrived."""
+    return wait_for(
+        lambda: [
+            item
+            for header, item in sentry.items()
+            if str(item.get("message", "")).startswith("Running kinto")
+        ]
+    )
+
+
 def test_unhandled_errors_are_reported(start_server: StartServer) -> None:
     with SentryCapture() as sentry:
         # Kinto 26.5.0's documented snippet, with the DSN of the capture server.
@@ -36,13 +47,7 @@ def test_unhandled_errors_are_reported(start_server: StartServer) -> None:
             },
             env={"PYTHONPATH": REPOSITORY},
         )
-        started = wait_for(
-            lambda: [
-                item
-                for header, item in sentry.items()
-                if str(item.get("message", "")).startswith("Running kinto")
-            ]
-        )
+        started = wait_for_start(sentry)
         assert started[0]["level"] == "info"
 
         credentials = base64.b64encode(b"alice:very-secret-password").decode()
@@ -75,13 +80,7 @@ def test_environment_variables_win_over_the_ini(start_server: StartServer) -> No
             {"kinto.sentry_dsn": "http://publickey@127.0.0.1:9/1"},
             env={"SENTRY_DSN": sentry.dsn, "SENTRY_ENV": "from-env"},
         )
-        started = wait_for(
-            lambda: [
-                item
-                for header, item in sentry.items()
-                if str(item.get("message", "")).startswith("Running kinto")
-            ]
-        )
+        started = wait_for_start(sentry)
         assert started[0]["environment"] == "from-env"
 
 
