@@ -33,6 +33,7 @@ from kinto_clone.core.permission import postgresql as postgresql_permission
 from kinto_clone.core.permission import sqlite as sqlite_permission
 from kinto_clone.core.storage import postgresql as postgresql_storage
 from kinto_clone.core.storage import sqlite as sqlite_storage
+from tests.server import sql_settings
 
 KINDS = ("storage", "permission", "cache")
 
@@ -88,10 +89,7 @@ def empty_backend(request: pytest.FixtureRequest, name: str) -> AppBackend:
 @contextmanager
 def sql_backend(name: str, url: str) -> Iterator[AppBackend]:
     """The ``name`` backends on the database at ``url``, its schema created."""
-    settings = {}
-    for kind in KINDS:
-        settings[f"kinto.{kind}_backend"] = _MODULES[name].format(kind=kind)
-        settings[f"kinto.{kind}_url"] = url
+    settings = sql_settings(_MODULES[name], url)
     config = Configurator(
         settings={**{f"{kind}_url": url for kind in KINDS}, "skip_schema_check": True}
     )

@@ -84,6 +84,16 @@ def write_ini(path: Path, settings: Mapping[str, str | None] | None = None) -> P
     return path
 
 
+def sql_settings(template: str, url: str) -> dict[str, str]:
+    """Storage, permission and cache settings, all on ``url``; ``template`` names the
+    backend modules, ``{kind}`` standing for the kind."""
+    settings = {}
+    for kind in ("storage", "permission", "cache"):
+        settings[f"kinto.{kind}_backend"] = template.format(kind=kind)
+        settings[f"kinto.{kind}_url"] = url
+    return settings
+
+
 def migrate(ini_path: Path) -> None:
     """``kinto migrate --ini``, without the ``KINTO_*`` variables of the environment."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("KINTO_")}

@@ -29,7 +29,7 @@ from tests.conftest import (
     POSTGRESQL_DSN_VARIABLE,
     POSTGRESQL_UNREACHABLE,
 )
-from tests.server import KintoServer, StartServer, migrate, write_ini
+from tests.server import KintoServer, StartServer, migrate, sql_settings, write_ini
 from tests.sync_scenario import check_concurrent_writes
 
 pytestmark = pytest.mark.process
@@ -68,20 +68,10 @@ def postgresql_database() -> Iterator[str]:
         admin.close()
 
 
-def backend_settings(template: str, url: str) -> dict[str, str]:
-    """Storage, permission and cache settings, all on ``url``; ``template``
-    names the backend modules, ``{kind}`` standing for the kind."""
-    settings = {}
-    for kind in ("storage", "permission", "cache"):
-        settings[f"kinto.{kind}_backend"] = template.format(kind=kind)
-        settings[f"kinto.{kind}_url"] = url
-    return settings
-
-
 def postgresql_ini(tmp_path: Path, url: str) -> Path:
     """An ini of ``tmp_path`` with every backend on the PostgreSQL database ``url``,
     migrated."""
-    settings = backend_settings("kinto.core.{kind}.postgresql", url)
+    settings = sql_settings("kinto.core.{kind}.postgresql", url)
     ini_path = write_ini(tmp_path / "kinto.ini", settings)
     migrate(ini_path)
     return ini_path
@@ -102,9 +92,7 @@ def test_four_processes_on_one_postgresql_database(
 
 
 def test_two_processes_on_one_sqlite_file(tmp_path: Path, start_server: StartServer) -> None:
-    settings = backend_settings(
-        "kinto_clone.core.{kind}.sqlite", f"sqlite:///{tmp_path / 'kinto.db'}"
-    )
+    settings = sql_settings("kinto_clone.core.{kind}.sqlite", f"sqlite:///{tmp_path / 'kinto.db'}")
     ini_path = write_ini(tmp_path / "kinto.ini", settings)
     # Both create the schema of the new file at the same time: one must wait.
     check_concurrent_writes([server.url for server in start_servers(start_server, ini_path, 2)])

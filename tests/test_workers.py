@@ -16,10 +16,10 @@ import pytest
 import requests
 
 from kinto_clone import workers
-from tests.server import StartServer, kinto_command, write_ini
+from tests.server import StartServer, kinto_command, sql_settings, write_ini
 from tests.sync_scenario import check_concurrent_writes
-from tests.test_multiprocess import backend_settings, postgresql_ini
 from tests.test_multiprocess import postgresql_database as postgresql_database
+from tests.test_multiprocess import postgresql_ini
 
 pytestmark = pytest.mark.process
 
@@ -53,7 +53,7 @@ def wait_for_children(pid: int, count: int, excluded: set[int] = frozenset()) ->
 def test_two_workers_on_sqlite_share_the_socket_and_the_data(
     tmp_path: Path, start_server: StartServer
 ) -> None:
-    settings = backend_settings(SQLITE_TEMPLATE, f"sqlite:///{tmp_path / 'kinto.db'}")
+    settings = sql_settings(SQLITE_TEMPLATE, f"sqlite:///{tmp_path / 'kinto.db'}")
     server = start_server(settings, options=["--workers", "2"])
     assert len(wait_for_children(server.pid, 2)) == 2
     check_concurrent_writes([server.url])
@@ -61,7 +61,7 @@ def test_two_workers_on_sqlite_share_the_socket_and_the_data(
 
 
 def test_a_dead_worker_is_replaced(tmp_path: Path, start_server: StartServer) -> None:
-    settings = backend_settings(SQLITE_TEMPLATE, f"sqlite:///{tmp_path / 'kinto.db'}")
+    settings = sql_settings(SQLITE_TEMPLATE, f"sqlite:///{tmp_path / 'kinto.db'}")
     server = start_server(settings, options=["--workers", "2"])
     first = wait_for_children(server.pid, 2)
     victim = min(first)
@@ -75,7 +75,7 @@ def test_a_dead_worker_is_replaced(tmp_path: Path, start_server: StartServer) ->
 
 
 def test_sigterm_stops_every_worker(tmp_path: Path, start_server: StartServer) -> None:
-    settings = backend_settings(SQLITE_TEMPLATE, f"sqlite:///{tmp_path / 'kinto.db'}")
+    settings = sql_settings(SQLITE_TEMPLATE, f"sqlite:///{tmp_path / 'kinto.db'}")
     server = start_server(settings, options=["--workers", "3"])
     pids = wait_for_children(server.pid, 3)
     parent = server.pid
@@ -85,7 +85,7 @@ def test_sigterm_stops_every_worker(tmp_path: Path, start_server: StartServer) -
 
 
 def test_workers_from_the_ini(tmp_path: Path, start_server: StartServer) -> None:
-    settings = backend_settings(SQLITE_TEMPLATE, f"sqlite:///{tmp_path / 'kinto.db'}")
+    settings = sql_settings(SQLITE_TEMPLATE, f"sqlite:///{tmp_path / 'kinto.db'}")
     ini_path = write_ini(tmp_path / "kinto.ini", settings)
     text = ini_path.read_text().replace("[server:main]\n", "[server:main]\nworkers = 2\n")
     ini_path.write_text(text)

@@ -18,7 +18,7 @@ import pytest
 import requests
 
 from tests.admin.conftest import AdminServer
-from tests.server import KintoServer
+from tests.server import KintoServer, sql_settings
 
 pytestmark = pytest.mark.process
 
@@ -299,17 +299,9 @@ def test_admin_on_memory(browser: Any, admin_server: AdminServer) -> None:
     admin_scenario(browser, server, screenshots=True)
 
 
-def _sql_settings(template: str, url: str) -> dict[str, str]:
-    settings = {}
-    for kind in ("storage", "permission", "cache"):
-        settings[f"kinto.{kind}_backend"] = template.format(kind=kind)
-        settings[f"kinto.{kind}_url"] = url
-    return settings
-
-
 def test_admin_on_sqlite(browser: Any, admin_server: AdminServer, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'kinto.db'}"
-    server = admin_server(_sql_settings("kinto_clone.core.{kind}.sqlite", url))
+    server = admin_server(sql_settings("kinto_clone.core.{kind}.sqlite", url))
     admin_scenario(browser, server, screenshots=False)
 
 
@@ -317,5 +309,5 @@ def test_admin_on_sqlite(browser: Any, admin_server: AdminServer, tmp_path: Path
 def test_admin_on_postgresql(
     browser: Any, admin_server: AdminServer, empty_postgresql_url: str
 ) -> None:
-    server = admin_server(_sql_settings("kinto.core.{kind}.postgresql", empty_postgresql_url))
+    server = admin_server(sql_settings("kinto.core.{kind}.postgresql", empty_postgresql_url))
     admin_scenario(browser, server, screenshots=False)

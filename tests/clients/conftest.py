@@ -26,7 +26,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.ci import in_ci
-from tests.server import kinto_command
+from tests.server import kinto_command, sql_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 CACHE = ROOT / ".cache" / "clients"
@@ -142,14 +142,6 @@ def postgresql_database() -> Iterator[str]:
         with admin.connect() as connection:
             connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
-
-
-def sql_settings(modules: str, url: str) -> dict[str, str]:
-    settings = {}
-    for kind in ("storage", "permission", "cache"):
-        settings[f"kinto.{kind}_backend"] = modules.format(kind=kind)
-        settings[f"kinto.{kind}_url"] = url
-    return settings
 
 
 @pytest.fixture(

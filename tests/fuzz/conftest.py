@@ -21,7 +21,7 @@ import requests
 import sqlalchemy as sa
 
 from tests.backends import BACKEND_PARAMS, sql_backend
-from tests.server import KintoServer, basicauth_userid, write_ini
+from tests.server import KintoServer, basicauth_userid, sql_settings, write_ini
 
 ALICE_CREDENTIALS = ("alice", "secret")
 BOB_CREDENTIALS = ("bob", "secret")
@@ -71,9 +71,7 @@ def fuzz_server(
     with _database(request, backend, folder) as url:
         settings = dict(PLUGINS)
         if url:
-            for kind in ("storage", "permission", "cache"):
-                settings[f"kinto.{kind}_backend"] = SQL_MODULES[backend].format(kind=kind)
-                settings[f"kinto.{kind}_url"] = url
+            settings.update(sql_settings(SQL_MODULES[backend], url))
         with KintoServer(write_ini(folder / "kinto.ini", settings)) as server:
             seed(server.url)
             found = FuzzServer(backend, server)

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 import webtest
 
 import kinto_clone
+from tests.server import sql_settings
 
 pytestmark = pytest.mark.postgresql
 
@@ -21,10 +22,7 @@ def _settings(url: str) -> dict[str, str]:
         "kinto.userid_hmac_secret": "health",
         "kinto.skip_schema_check": "true",
     }
-    for kind in ("storage", "permission", "cache"):
-        settings[f"kinto.{kind}_backend"] = f"kinto.core.{kind}.postgresql"
-        settings[f"kinto.{kind}_url"] = url
-    return settings
+    return {**settings, **sql_settings("kinto.core.{kind}.postgresql", url)}
 
 
 def _server_autovacuum(url: str) -> str:
