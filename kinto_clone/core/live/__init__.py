@@ -20,7 +20,6 @@ Settings: ``kinto.live_max_subscribers`` (waiting requests per process, then
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from pyramid import httpexceptions
 from pyramid.config import Configurator
@@ -31,33 +30,11 @@ from pyramid.response import Response
 from kinto_clone.core.errors import ERRORS, http_error
 from kinto_clone.core.live import events_stream, longpoll
 from kinto_clone.core.live.hub import ChangeHub, SubscribersFull
+from kinto_clone.core.live.settings import live_settings
 from kinto_clone.core.live.sources import setup_sources
 from kinto_clone.core.live.subrequests import is_plural_path
-from kinto_clone.core.settings import InvalidSetting
 
 __all__ = ["includeme", "live_settings"]
-
-DEFAULTS = {
-    "live_max_subscribers": 1000,
-    "live_max_wait_seconds": 60,
-    "live_heartbeat_seconds": 15,
-    "live_poll_interval_ms": 10,
-}
-
-
-def live_settings(settings: dict[str, Any]) -> dict[str, int]:
-    """The four live settings, as positive integers (``kinto.`` prefix optional)."""
-    values = {}
-    for name, default in DEFAULTS.items():
-        raw = settings.get(name, settings.get(f"kinto.{name}"))
-        try:
-            value = default if raw in (None, "") else int(raw)
-        except (TypeError, ValueError):
-            value = -1
-        if value < 1:
-            raise InvalidSetting(f"kinto.{name} = {raw!r} is not valid: write a positive number.")
-        values[name] = value
-    return values
 
 
 def _too_many_subscribers(registry: Registry) -> Response:
