@@ -56,9 +56,14 @@ class EventStream:
     """The changes of one list for one caller; iterated by the server thread."""
 
     def __init__(
-        self, request: Request, subscription: Subscription, heartbeat_seconds: float
+        self,
+        request: Request,
+        hub: ChangeHub,
+        subscription: Subscription,
+        heartbeat_seconds: float,
     ) -> None:
         self._request = request
+        self._hub = hub
         self._subscription = subscription
         self._heartbeat = heartbeat_seconds
         self._filters = [(k, v) for k, v in query_items(request) if k not in _STREAM_PARAMETERS]
@@ -66,15 +71,31 @@ class EventStream:
         if self.cursor is None:
             self.cursor = _cursor(request.GET.get("_since"))
 
-    def read(self) -> ListRead:
-        """The changes after the cursor (or, without one, the list's ETag)."""
+    def read(self, shared: bool = True) -> ListRead:
+        """The changes after the cursor (or, without one, the list's ETag).
+
+        ``shared``: the answer may be another subscriber's (see
+        :class:`~kinto_clone.core.live.hub.SharedReads`); the first read, whose
+        response may be answered as such, is always the stream's own.
+        """
         self._subscription.arm()
         if self.cursor is None:
             query = [*self._filters, ("_limit", "1")]
         else:
             since = [("_since", str(self.cursor)), ("_sort", "last_modified")]
             query = [*self._filters, *since, ("_limit", str(PAGE_SIZE))]
-        read = read_list(self._request, query)
+        environ = self._request.environ
+        key = (
+            self._request.path_info,
+            tuple(query),
+            *(environ.get(name) for name in ("HTTP_AUTHORIZATION", "HTTP_COOKIE", "HTTP_ORIGIN")),
+        )
+        if shared:
+            read = self._hub.reads.read(
+                key, self._subscription.armed_at, lambda: read_list(self._request, query)
+            )
+        else:
+            read = read_list(self._request, query)
         if read.group != self._subscription.group:
             self._subscription.watch(read.group)
         return read
@@ -115,8 +136,8 @@ def stream(request: Request, hub: ChangeHub, heartbeat_seconds: float) -> Respon
     """The event stream answer; an error of the first read is answered as such."""
     subscription = hub.subscribe()
     try:
-        live = EventStream(request, subscription, heartbeat_seconds)
-        first = live.read()
+        live = EventStream(request, hub, subscription, heartbeat_seconds)
+        first = live.read(shared=False)
     except BaseException:
         subscription.close()
         raise

@@ -12,11 +12,16 @@ permissions, in commit order.
 
 from __future__ import annotations
 
+import itertools
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
+from typing import Any, TypeVar
 
 Group = tuple[str, str]
 EVERY_GROUP = None
+T = TypeVar("T")
+# Finished reads kept for late subscribers; past this, they are dropped.
+MAX_SHARED_READS = 1000
 
 
 class SubscribersFull(Exception):
@@ -30,6 +35,7 @@ class Subscription:
         self._hub = hub
         self._event = threading.Event()
         self.group: Group | None = EVERY_GROUP
+        self.armed_at = 0
 
     def watch(self, group: Group | None) -> None:
         """Be woken by changes to ``group`` only (``None``: by any change)."""
@@ -39,6 +45,7 @@ class Subscription:
         """Forget earlier wake-ups; call before reading the changes, so that a
         commit landing between that read and :meth:`wait` still wakes."""
         self._event.clear()
+        self.armed_at = self._hub.reads.ticket()
 
     def wait(self, timeout: float) -> bool:
         """Whether the group changed within ``timeout`` seconds (since :meth:`arm`)."""
@@ -60,6 +67,7 @@ class ChangeHub:
         self._by_group: dict[Group | None, set[Subscription]] = {}
         self._count = 0
         self._on_first_subscriber: list[Callable[[], None]] = []
+        self.reads = SharedReads()
 
     @property
     def subscriber_count(self) -> int:
@@ -114,3 +122,57 @@ class ChangeHub:
         if not subscribers:
             del self._by_group[subscription.group]
         return True
+
+
+class SharedReads:
+    """One read for the subscribers asking the same question at the same time.
+
+    A commit wakes every subscriber of its list at once; those with the same
+    credentials, query and cursor would each send the same sub-request.  A
+    subscriber may take the answer of a read that *started after* it armed its
+    subscription: anything committed later wakes it again.  Otherwise (or when
+    no such read is running) it reads itself, and others may take its answer.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._ticket = itertools.count()
+        self._reads: dict[Hashable, _Read] = {}
+
+    def ticket(self) -> int:
+        """A point in time: :meth:`arm` takes one, each read takes one as it starts."""
+        return next(self._ticket)
+
+    def read(self, key: Hashable, armed_at: int, run: Callable[[], T]) -> T:
+        with self._lock:
+            shared = self._reads.get(key)
+            mine = shared is None or shared.started < armed_at
+            if mine:
+                if len(self._reads) >= MAX_SHARED_READS:
+                    self._forget_finished()
+                shared = _Read(self.ticket())
+                self._reads[key] = shared
+        if not mine:
+            shared.done.wait()
+            if shared.failed:
+                return run()
+            return shared.result  # type: ignore[return-value]
+        try:
+            shared.result = run()
+        except BaseException:
+            shared.failed = True
+            raise
+        finally:
+            shared.done.set()
+        return shared.result
+
+    def _forget_finished(self) -> None:
+        self._reads = {k: r for k, r in self._reads.items() if not r.done.is_set()}
+
+
+class _Read:
+    def __init__(self, started: int) -> None:
+        self.started = started
+        self.done = threading.Event()
+        self.result: Any = None
+        self.failed = False

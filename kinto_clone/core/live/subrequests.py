@@ -13,6 +13,7 @@ import io
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 from urllib.parse import urlencode
 
@@ -56,7 +57,7 @@ class ListRead:
         value = (self.response.headers.get("ETag") or "").strip('"')
         return int(value) if value.isdigit() else None
 
-    @property
+    @cached_property
     def objects(self) -> list[dict[str, Any]]:
         body = self.response.json_body if self.ok else {}
         data = body.get("data") if isinstance(body, dict) else None

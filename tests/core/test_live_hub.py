@@ -1,0 +1,101 @@
+"""The live-change hub: wake-ups by group, the subscriber bound, shared reads."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from kinto_clone.core.live.hub import ChangeHub, SubscribersFull
+from kinto_clone.core.live.sources import decode_groups, encode_groups
+
+RECORDS = ("record", "/buckets/b/collections/c")
+OTHER = ("record", "/buckets/b/collections/other")
+
+
+def test_publication_wakes_the_watchers_of_its_groups_only():
+    hub = ChangeHub(10)
+    watching, elsewhere, everything = hub.subscribe(), hub.subscribe(), hub.subscribe()
+    watching.watch(RECORDS)
+    elsewhere.watch(OTHER)
+    for subscription in (watching, elsewhere, everything):
+        subscription.arm()
+    hub.publish([RECORDS])
+    assert watching.wait(0) and everything.wait(0)
+    assert not elsewhere.wait(0)
+    hub.publish(None)
+    assert elsewhere.wait(0)
+
+
+def test_a_wake_up_before_the_wait_is_kept_until_armed_again():
+    hub = ChangeHub(1)
+    subscription = hub.subscribe()
+    subscription.watch(RECORDS)
+    subscription.arm()
+    hub.publish([RECORDS])
+    assert subscription.wait(0)
+    subscription.arm()
+    assert not subscription.wait(0)
+
+
+def test_the_bound_counts_open_subscriptions():
+    hub = ChangeHub(2)
+    first = hub.subscribe()
+    first.watch(RECORDS)
+    hub.subscribe()
+    with pytest.raises(SubscribersFull):
+        hub.subscribe()
+    first.close()
+    first.close()  # Closing twice frees one place only.
+    hub.subscribe()
+    assert hub.subscriber_count == 2
+
+
+def test_sources_start_with_the_first_subscriber():
+    hub = ChangeHub(5)
+    started = []
+    hub.on_first_subscriber(lambda: started.append(True))
+    hub.subscribe()
+    hub.subscribe()
+    assert started == [True]
+
+
+def test_a_read_is_shared_only_with_subscribers_armed_before_it_started():
+    hub = ChangeHub(5)
+    early, late = hub.subscribe(), hub.subscribe()
+    early.arm()
+    release = threading.Event()
+    calls = []
+
+    def slow_read():
+        calls.append("read")
+        release.wait(5)
+        return len(calls)
+
+    results = {}
+    first = threading.Thread(target=lambda: results.update(a=hub.reads.read("k", 0, slow_read)))
+    first.start()
+    while not calls:
+        pass
+    late.arm()  # After the read started: it must read again.
+    second = threading.Thread(
+        target=lambda: results.update(b=hub.reads.read("k", late.armed_at, slow_read))
+    )
+    second.start()
+    reuse = threading.Thread(
+        target=lambda: results.update(c=hub.reads.read("k", early.armed_at, slow_read))
+    )
+    release.set()
+    first.join()
+    second.join()
+    reuse.start()
+    reuse.join()
+    assert len(calls) == 2
+    assert results["b"] == results["c"] == 2  # The early subscriber took the later read.
+
+
+def test_notification_payloads_round_trip_and_overflow_to_every_group():
+    assert decode_groups(encode_groups([RECORDS, OTHER])) == sorted([RECORDS, OTHER])
+    many = [("record", f"/buckets/b/collections/{n:05d}") for n in range(1000)]
+    assert decode_groups(encode_groups(many)) is None
+    assert decode_groups("not json") is None
