@@ -12,7 +12,6 @@ permissions, in commit order.
 
 from __future__ import annotations
 
-import itertools
 import threading
 from collections.abc import Callable, Hashable, Iterable
 from typing import Any, TypeVar
@@ -45,7 +44,7 @@ class Subscription:
         """Forget earlier wake-ups; call before reading the changes, so that a
         commit landing between that read and :meth:`wait` still wakes."""
         self._event.clear()
-        self.armed_at = self._hub.reads.ticket()
+        self.armed_at = self._hub.generation
 
     def wait(self, timeout: float) -> bool:
         """Whether the group changed within ``timeout`` seconds (since :meth:`arm`)."""
@@ -67,7 +66,9 @@ class ChangeHub:
         self._by_group: dict[Group | None, set[Subscription]] = {}
         self._count = 0
         self._on_first_subscriber: list[Callable[[], None]] = []
-        self.reads = SharedReads()
+        self.generation = 0
+        """Publications so far; taken by subscriptions as they arm (:class:`SharedReads`)."""
+        self.reads = SharedReads(lambda: self.generation)
 
     @property
     def subscriber_count(self) -> int:
@@ -94,6 +95,7 @@ class ChangeHub:
     def publish(self, groups: Iterable[Group] | None) -> None:
         """Wake the subscriptions of ``groups`` (``None``: every subscription)."""
         with self._lock:
+            self.generation += 1
             if groups is None:
                 woken = [s for subscribers in self._by_group.values() for s in subscribers]
             else:
@@ -129,19 +131,17 @@ class SharedReads:
 
     A commit wakes every subscriber of its list at once; those with the same
     credentials, query and cursor would each send the same sub-request.  A
-    subscriber may take the answer of a read that *started after* it armed its
-    subscription: anything committed later wakes it again.  Otherwise (or when
-    no such read is running) it reads itself, and others may take its answer.
+    subscriber may take the answer of a read that started after the last
+    publication it was woken by (the hub's :attr:`ChangeHub.generation`, read
+    when it armed): that read sees every commit announced so far, and a later
+    commit wakes the subscriber again.  Otherwise (or when no such read exists)
+    it reads itself, and others may take its answer.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, generation: Callable[[], int]) -> None:
         self._lock = threading.Lock()
-        self._ticket = itertools.count()
+        self._generation = generation
         self._reads: dict[Hashable, _Read] = {}
-
-    def ticket(self) -> int:
-        """A point in time: :meth:`arm` takes one, each read takes one as it starts."""
-        return next(self._ticket)
 
     def read(self, key: Hashable, armed_at: int, run: Callable[[], T]) -> T:
         with self._lock:
@@ -150,7 +150,7 @@ class SharedReads:
             if mine:
                 if len(self._reads) >= MAX_SHARED_READS:
                     self._forget_finished()
-                shared = _Read(self.ticket())
+                shared = _Read(self._generation())
                 self._reads[key] = shared
         if not mine:
             shared.done.wait()
