@@ -71,6 +71,7 @@ def test_four_processes_on_one_postgresql_database(
     tmp_path: Path, postgresql_database: str, start_server: StartServer
 ) -> None:
     settings = backend_settings("kinto.core.{kind}.postgresql", postgresql_database)
+    settings["kinto.live_heartbeat_seconds"] = "1"
     ini_path = write_ini(tmp_path / "kinto.ini", settings)
     migrate(ini_path)
     servers = start_servers(start_server, ini_path, 4)
@@ -81,6 +82,7 @@ def test_two_processes_on_one_sqlite_file(tmp_path: Path, start_server: StartSer
     settings = backend_settings(
         "kinto_clone.core.{kind}.sqlite", f"sqlite:///{tmp_path / 'kinto.db'}"
     )
+    settings["kinto.live_heartbeat_seconds"] = "1"
     ini_path = write_ini(tmp_path / "kinto.ini", settings)
     servers = start_servers(start_server, ini_path, 2)
     check_every_subscriber_gets_every_change_once([server.url for server in servers])
