@@ -90,7 +90,7 @@ def includeme(config: Configurator) -> None:
         "live",
         description="Changes of the plural endpoints as they commit: long-poll with "
         "Prefer: wait=<seconds>, and server-sent events with Accept: text/event-stream.",
-        url="https://github.com/kinto-clone/kinto_clone#live-changes",
+        url="https://html.spec.whatwg.org/multipage/server-sent-events.html",
         max_subscribers=settings["live_max_subscribers"],
         max_wait_seconds=settings["live_max_wait_seconds"],
         heartbeat_seconds=settings["live_heartbeat_seconds"],
