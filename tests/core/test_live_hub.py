@@ -47,6 +47,10 @@ def test_the_bound_counts_open_subscriptions():
         hub.subscribe()
     first.close()
     first.close()  # Closing twice frees one place only.
+    first.watch(OTHER)  # A closed subscription watches nothing any more.
+    first.arm()
+    hub.publish([OTHER])
+    assert not first.wait(0)
     hub.subscribe()
     assert hub.subscriber_count == 2
 

@@ -35,6 +35,7 @@ class Subscription:
         self._event = threading.Event()
         self.group: Group | None = EVERY_GROUP
         self.armed_at = 0
+        self.closed = False
 
     def watch(self, group: Group | None) -> None:
         """Be woken by changes to ``group`` only (``None``: by any change)."""
@@ -107,12 +108,15 @@ class ChangeHub:
 
     def _move(self, subscription: Subscription, group: Group | None) -> None:
         with self._lock:
+            if subscription.closed:
+                return
             self._discard(subscription)
             subscription.group = group
             self._by_group.setdefault(group, set()).add(subscription)
 
     def _remove(self, subscription: Subscription) -> None:
         with self._lock:
+            subscription.closed = True
             if self._discard(subscription):
                 self._count -= 1
 
