@@ -132,8 +132,8 @@ class PostgreSQLListener(_SourceThread):
 
     def run(self) -> None:
         pooled = self._engine.raw_connection()
-        pooled.detach()  # Held for the life of the process, outside the pool.
         connection = pooled.driver_connection
+        pooled.detach()  # Held for the life of the process, outside the pool.
         try:
             connection.autocommit = True
             with connection.cursor() as cursor:
