@@ -285,8 +285,11 @@ def test_past_the_bound_a_503_with_retry_after(make_app, streams):
     app.put_json(C, {}, headers=ALICE)
     first = streams(app, RECORDS, ALICE)
     assert first.status == "200 OK"
-    refused = app.get(RECORDS, headers={**ALICE, "Accept": "text/event-stream"}, status=503)
+    stream_headers = {**ALICE, "Accept": "text/event-stream", "Origin": "https://app.example"}
+    refused = app.get(RECORDS, headers=stream_headers, status=503)
     assert refused.headers["Retry-After"]
+    assert refused.headers["Access-Control-Allow-Origin"] == "*"
+    assert refused.headers["X-Content-Type-Options"] == "nosniff"
     assert refused.json["errno"] == 201
     app.get(RECORDS, headers={**ALICE, "If-None-Match": '"1"', "Prefer": "wait=1"}, status=503)
 
@@ -296,3 +299,11 @@ def test_capability_announces_the_limits(app):
     assert live["max_subscribers"] == 1000
     assert live["max_wait_seconds"] == 60
     assert live["heartbeat_seconds"] == 1
+
+
+def test_stream_answers_browsers_with_cors_headers(app, streams):
+    stream = streams(app, RECORDS, {**ALICE, "Origin": "https://app.example"})
+    headers = dict(stream.headers)
+    assert headers["Access-Control-Allow-Origin"] == "*"
+    assert "ETag" in headers["Access-Control-Expose-Headers"]
+    assert headers["Cache-Control"] == "no-cache"

@@ -33,17 +33,22 @@ from kinto_clone.core.live.hub import ChangeHub, SubscribersFull
 from kinto_clone.core.live.settings import live_settings
 from kinto_clone.core.live.sources import setup_sources
 from kinto_clone.core.live.subrequests import is_plural_path
+from kinto_clone.core.tweens import ResponseHeaders
 
 __all__ = ["includeme", "live_settings"]
 
 
-def _too_many_subscribers(registry: Registry) -> Response:
+def _too_many_subscribers(request: Request) -> Response:
+    """The 503 past the bound; answered above the router, so the security and
+    CORS headers every answer gets are added here."""
+    registry = request.registry
     response = http_error(
         httpexceptions.HTTPServiceUnavailable(),
         errno=ERRORS.BACKEND,
         message="Too many live subscribers on this server, please retry later.",
     )
     response.headers["Retry-After"] = str(registry.settings["retry_after_seconds"])
+    ResponseHeaders(registry.settings).apply(request, response)
     return response
 
 
@@ -70,7 +75,7 @@ def live_tween_factory(
             if conditional and wait:
                 return longpoll.long_poll(request, hub, min(wait, max_wait))
         except SubscribersFull:
-            return _too_many_subscribers(registry)
+            return _too_many_subscribers(request)
         return handler(request)
 
     return live_tween
