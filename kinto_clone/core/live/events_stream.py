@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from pyramid.request import Request
 from pyramid.response import Response
 
+from kinto_clone.core.live import serving
 from kinto_clone.core.live.hub import ChangeHub, Subscription
 from kinto_clone.core.live.subrequests import ListRead, query_items, read_list
 
@@ -112,6 +113,16 @@ class EventStream:
             self.cursor = max(self.cursor, read.etag)
         return _encode(objects)
 
+    def _wait(self) -> bool:
+        """Wait for a change (``True``) or the heartbeat, the connection parked
+        out of waitress's event loop meanwhile (:mod:`.serving`)."""
+        channel = serving.waitress_channel(self._request.environ)
+        serving.park(channel)
+        try:
+            return self._subscription.wait(self._heartbeat)
+        finally:
+            serving.unpark(channel)
+
     def events(self, first: ListRead) -> Iterator[bytes]:
         try:
             yield f"retry: {RECONNECT_MILLISECONDS}\n\n".encode()
@@ -125,7 +136,7 @@ class EventStream:
                 if chunk:
                     yield chunk
                 if not read.has_next_page:
-                    while not self._subscription.wait(self._heartbeat):
+                    while not self._wait():
                         yield b": heartbeat\n\n"
                 read = self.read()
         finally:
