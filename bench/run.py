@@ -46,6 +46,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import live
+
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_DIR = BENCH_DIR.parent
 WRK_DIR = BENCH_DIR / "wrk"
@@ -358,6 +360,9 @@ port = %(http_port)s
 threads = {threads}
 
 [app:main]
+# kinto_clone's live changes: room for the 1,000 idle streams of the live
+# workload beside its 100 (ignored by Kinto).
+kinto.live_max_subscribers = 1200
 use = egg:kinto
 kinto.includes = kinto.plugins.default_bucket
 multiauth.policies = basicauth
@@ -1238,7 +1243,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument(
         "--workloads",
         default=",".join(WORKLOADS),
-        help=f"comma-separated subset of: {','.join([*WORKLOADS, 'hello'])}",
+        help=f"comma-separated subset of: {','.join([*WORKLOADS, 'hello', 'live'])}",
     )
     parser.add_argument("--threads", type=int, default=8, help="waitress threads, both (8)")
     parser.add_argument("--records", type=int, default=TASKS_RECORDS, help=argparse.SUPPRESS)
@@ -1268,11 +1273,13 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     if unknown:
         parser.error(f"unknown backend(s): {', '.join(sorted(unknown))}")
     names = [w.strip() for w in args.workloads.split(",") if w.strip()]
-    unknown = set(names) - {*WORKLOADS, "hello"}
+    unknown = set(names) - {*WORKLOADS, "hello", "live"}
     if unknown:
         parser.error(f"unknown workload(s): {', '.join(sorted(unknown))}")
     args.hello = "hello" in names or args.workloads == parser.get_default("workloads")
-    args.workloads = [n for n in names if n != "hello"]
+    # ``live``: kinto_clone's live changes (bench/live.py); Kinto has none.
+    args.live = "live" in names or args.workloads == parser.get_default("workloads")
+    args.workloads = [n for n in names if n not in ("hello", "live")]
     args.scale_sizes = sorted(int(s) for s in args.scale_sizes.split(",") if s.strip())
     if args.duration < 1 or args.rounds < 1 or args.threads < 1:
         parser.error("--duration, --rounds and --threads must be >= 1")
@@ -1361,6 +1368,7 @@ def execute(args: argparse.Namespace) -> int:
     else:
         workloads = [WORKLOADS[name] for name in args.workloads]
     run_rounds(servers, hello, workloads, args.rounds, args.duration, results)
+    live_lines = run_live(servers, args) if args.live and not args.scale else {}
     for running in servers:
         if running.failure:
             skipped[running.column.key] = f"died during the run: {running.failure}"[:600]
@@ -1384,6 +1392,7 @@ def execute(args: argparse.Namespace) -> int:
                 "",
                 body,
                 *raw_rounds(results, [*keys, *extra], [*names, "hello"]),
+                *live_lines.get(backend, []),
                 *problems,
             ]
         )
@@ -1396,6 +1405,29 @@ def execute(args: argparse.Namespace) -> int:
             target.write_text(document)
             print(f"(written to {target.relative_to(REPO_DIR)})", flush=True)
     return 1 if results.errors else 0
+
+
+def run_live(servers: Sequence[Running], args: argparse.Namespace) -> dict[str, list[str]]:
+    """The ``live`` workload on each running kinto_clone server, by backend."""
+    lines: dict[str, list[str]] = {}
+    for running in servers:
+        column = running.column
+        if column.server != "clone" or not running.alive() or running.fixture is None:
+            continue
+        fixture = running.fixture
+        print(f"[{column.key}] live ...", flush=True)
+
+        def throughput(name: str, running: Running = running, fixture: Fixture = fixture) -> float:
+            return wrk(running.port, WORKLOADS[name].build(fixture), args.duration).rps
+
+        try:
+            latency = live.measure_latency(running.port, USER_A)
+            capacity = live.measure_capacity(running.port, USER_A, throughput, args.rounds)
+        except (BenchError, OSError, RuntimeError, http.client.HTTPException) as error:
+            lines[column.backend] = [f"### live: {column.label}", "", f"failed: {error}", ""]
+            continue
+        lines[column.backend] = live.render(column.label, latency, capacity)
+    return lines
 
 
 def main(argv: Sequence[str] | None = None) -> int:

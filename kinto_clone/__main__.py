@@ -34,6 +34,7 @@ from pyramid.settings import asbool
 from kinto_clone import configuration, workers
 from kinto_clone.core import transaction
 from kinto_clone.core.dotted import canonical_name
+from kinto_clone.core.live import serving
 from kinto_clone.core.unsupported_settings import UnsupportedSetting
 
 logger = logging.getLogger("kinto_clone.cli")
@@ -217,7 +218,7 @@ def _create_server(app: Any, options: Mapping[str, str]) -> Any:
     """The waitress server, listening; a port it cannot take is the operator's to fix."""
     address = options.get("listen") or f"{options.get('host')}:{options.get('port')}"
     try:
-        return waitress.create_server(app, **options)
+        return waitress.create_server(app, map=serving.ParkingMap(), **options)
     except OSError as error:
         reason = error.strerror or str(error)
         raise CommandError(
@@ -241,7 +242,7 @@ def command_start(args: argparse.Namespace) -> int:
             raise CommandError("--reload and several workers cannot be combined")
         return _start_workers(ini, options, count)
     app = _make_app(ini)
-    server = _create_server(app, options)
+    server = _create_server(app, serving.waitress_options(options, app.registry.settings))
     for url in _listen_urls(server):
         print(f"Serving on {url}", file=sys.stderr, flush=True)
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
@@ -260,6 +261,7 @@ def _start_workers(ini: configuration.IniFile, options: dict[str, Any], count: i
     )
     app = _make_app(ini, settings={f"kinto.{name}": value for name, value in pools.items()})
     workers.refuse_per_process_backends(app.registry, count)
+    options = serving.waitress_options(options, app.registry.settings)
     sockets = workers.bind_sockets(options)
     for sock in sockets:
         host, port = sock.getsockname()[:2]

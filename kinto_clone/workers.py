@@ -24,6 +24,8 @@ from typing import Any
 import waitress
 from waitress.adjustments import Adjustments
 
+from kinto_clone.core.live.serving import ParkingMap
+
 logger = logging.getLogger(__name__)
 
 WORKERS_OPTION = "workers"
@@ -180,7 +182,7 @@ class Supervisor:
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         signal.signal(signal.SIGTERM, _exit_worker)
         try:
-            server = waitress.create_server(self.app, **self.options)
+            server = waitress.create_server(self.app, map=ParkingMap(), **self.options)
             server.run()
         except SystemExit as stop:
             return stop.code if isinstance(stop.code, int) else 0

@@ -74,6 +74,7 @@ def includeme(config: Configurator) -> None:
     config.include("kinto_clone.core.authentication")
     requests.setup_request_methods(config)
     config.include("kinto_clone.core.events")
+    config.include("kinto_clone.core.live")
     config.add_tween("kinto_clone.core.tweens.transaction_tween_factory")
     config.add_tween("kinto_clone.core.tweens.end_of_service_tween_factory")
     config.include("kinto_clone.core.request_metrics")

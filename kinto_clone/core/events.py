@@ -49,6 +49,10 @@ class ResourceEvent:
 
 
 class _ChangeEvent(ResourceEvent):
+    parent_id: str = ""
+    """Storage parent of the changed objects (``/buckets/b`` for its collections):
+    with ``resource_name``, the list they belong to (live changes wake its readers)."""
+
     def __init__(
         self, payload: dict[str, Any], impacted_objects: list[dict[str, Any]], request: Request
     ) -> None:
@@ -151,7 +155,9 @@ def notify_resource_event(
         "resource_name": resource_name,
         **{k: v for k, v in (resource_data or {}).items() if k != "uri"},
     }
-    pending[key] = ResourceChanged(payload, impacted, request)
+    event = ResourceChanged(payload, impacted, request)
+    event.parent_id = parent_id
+    pending[key] = event
 
 
 def _notify_pending(request: Request) -> None:
@@ -171,6 +177,7 @@ def _notify_pending(request: Request) -> None:
     def after_commit() -> None:
         for event in announced:
             after = AfterResourceChanged(event.payload, event.impacted_objects, event.request)
+            after.parent_id = event.parent_id
             try:
                 request.registry.notify(after)
             except Exception:

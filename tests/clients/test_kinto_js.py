@@ -78,3 +78,29 @@ def test_kinto_js_syncs_through_the_server(
         "cancelled": "0",
     }, report
     print(f"kinto.js 17.1.1 + kinto-http.js 5.3.0 on {backend.name}: {summary['pass']} passed")
+
+
+LIVE_SCRIPT = "live.test.js"
+
+
+def test_kinto_js_syncs_on_live_events(
+    backend: Backend, start_server: StartServer, tmp_path: Path
+) -> None:
+    """Device B syncs when its event stream announces A's record (issue 18)."""
+    node, npm = node_and_npm()
+    install_clients(npm)
+    ini = write_ini(tmp_path / "kinto.ini", backend.ini_settings())
+    backend.migrate(ini)
+    server = start_server(ini_path=ini)
+    result = subprocess.run(
+        [node, "--test", "--test-reporter=tap", LIVE_SCRIPT],
+        cwd=JS,
+        env=clean_environment({"KINTO_SERVER_URL": f"{server.url}/v1"}),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=NODE_TIMEOUT,
+    )
+    report = f"{result.stdout[-30000:]}\n{result.stderr[-5000:]}"
+    assert result.returncode == 0, f"{report}\n--- server log:\n{server.output()[-20000:]}"
+    assert re.search(r"^# pass 1$", result.stdout, re.M), report

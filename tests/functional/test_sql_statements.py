@@ -36,14 +36,14 @@ BUDGETS: dict[str, dict[str, tuple[int, tuple[str, ...]]]] = {
         # the above, the collection timestamp, the page
         "list_page": (5, NO_TRANSACTION),
         # principals, ACEs, parents, BEGIN+lock+write+timestamp, creator's ACE,
-        # the record's ACEs, COMMIT
-        "create": (6, WRITE_TRANSACTION),
-        # principals, BEGIN+lock+read, ACEs, parents, write+timestamp, COMMIT
-        "update": (6, WRITE_TRANSACTION),
+        # the record's ACEs, NOTIFY of the live changes, COMMIT
+        "create": (7, WRITE_TRANSACTION),
+        # principals, BEGIN+lock+read, ACEs, parents, write+timestamp, NOTIFY, COMMIT
+        "update": (7, WRITE_TRANSACTION),
         # the above, with the record's ACEs removed
-        "delete": (7, WRITE_TRANSACTION),
-        # three creations in one transaction, the checks shared
-        "batch": (13, WRITE_TRANSACTION),
+        "delete": (8, WRITE_TRANSACTION),
+        # three creations in one transaction, the checks shared, one NOTIFY
+        "batch": (14, WRITE_TRANSACTION),
     },
     "sqlite": {
         "read": (4, NO_TRANSACTION),

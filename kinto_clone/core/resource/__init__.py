@@ -58,6 +58,8 @@ METHOD_PERMISSIONS = {
 }
 
 
+LIST_GROUP_ENVIRON_KEY = "kinto_clone.list_group"
+
 # PostgreSQL indexes an object by parent id, type and id, in at most 2704 bytes:
 # longer ids would be a 503 there (Kinto 26.5.0 has no bound).
 MAX_ID_LENGTH = 255
@@ -348,6 +350,8 @@ class Resource:
         return query
 
     def plural_get(self) -> dict[str, Any]:
+        # The list a live request (long-poll, event stream) waits on, once resolved.
+        self.request.environ[LIST_GROUP_ENVIRON_KEY] = (self.name, self.model.parent_id)
         self._authorize("read")
         self.check_parents_exist()
         timestamp = self.model.timestamp()

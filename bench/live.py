@@ -1,0 +1,226 @@
+"""The ``live`` workload of ``make bench`` (issue 18), for kinto_clone's servers.
+
+Two measures, standard library only like ``run.py``:
+
+* **Latency**: 100 event-stream subscribers on one collection while one
+  writer POSTs records at a steady pace; the latency of a delivery is the
+  time from sending the POST (an upper bound of its commit) to the arrival of
+  its event at a subscriber.  p50 and p99 over every (record, subscriber).
+* **Capacity**: ``read_one`` and ``create`` with wrk, with no subscriber,
+  then with 1,000 idle subscribers (streams open on another collection,
+  nothing written there), as a ratio to none.  The idle streams are raw
+  sockets that sent their request and read their headers: they cost the
+  bench process nothing while wrk runs.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import socket
+import statistics
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+HOST = "127.0.0.1"
+BUCKET = "bench"
+LATENCY_COLLECTION = "live"
+IDLE_COLLECTION = "live-idle"
+SUBSCRIBERS = 100
+IDLE_SUBSCRIBERS = 1_000
+WRITES = 200
+WRITES_PER_SECOND = 20
+DELIVERY_TIMEOUT = 30.0
+
+
+def _authorization(user: tuple[str, str]) -> str:
+    return "Basic " + base64.b64encode(f"{user[0]}:{user[1]}".encode()).decode()
+
+
+def _stream_request(path: str, user: tuple[str, str]) -> bytes:
+    return (
+        f"GET {path} HTTP/1.1\r\nHost: {HOST}\r\nAccept: text/event-stream\r\n"
+        f"Authorization: {_authorization(user)}\r\n\r\n"
+    ).encode()
+
+
+def _records(collection: str) -> str:
+    return f"/v1/buckets/{BUCKET}/collections/{collection}/records"
+
+
+def _put(port: int, user: tuple[str, str], path: str) -> None:
+    conn = http.client.HTTPConnection(HOST, port, timeout=30)
+    try:
+        headers = {"Authorization": _authorization(user), "Content-Type": "application/json"}
+        conn.request("PUT", path, body=b"{}", headers=headers)
+        response = conn.getresponse()
+        response.read()
+        if response.status not in (200, 201):
+            raise RuntimeError(f"PUT {path}: HTTP {response.status}")
+    finally:
+        conn.close()
+
+
+def _open_stream(port: int, path: str, user: tuple[str, str]) -> socket.socket:
+    """A socket whose event stream has started (status line and headers read)."""
+    sock = socket.create_connection((HOST, port), timeout=30)
+    sock.sendall(_stream_request(path, user))
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = sock.recv(4096)
+        if not chunk:
+            raise RuntimeError(f"stream {path} closed before its headers")
+        head += chunk
+    if not head.startswith(b"HTTP/1.1 200"):
+        status_line = head.split(b"\r\n", 1)[0].decode()
+        raise RuntimeError(f"stream {path}: {status_line}")
+    return sock
+
+
+class _Subscriber(threading.Thread):
+    """Reads one stream; records the arrival time of each record id."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        super().__init__(daemon=True)
+        self.sock = sock
+        self.arrivals: dict[str, float] = {}
+
+    def run(self) -> None:
+        pending = b""
+        try:
+            while True:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    return
+                now = time.monotonic()
+                pending += chunk
+                # Chunked transfer encoding: the event lines are found whole
+                # inside the chunks, which is all this parser needs.
+                while b"\n\n" in pending:
+                    block, pending = pending.split(b"\n\n", 1)
+                    for line in block.split(b"\n"):
+                        if line.startswith(b"data: "):
+                            data = json.loads(line[6:])
+                            self.arrivals.setdefault(data["id"], now)
+        except OSError:
+            return
+
+
+def _percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def measure_latency(port: int, user: tuple[str, str]) -> dict[str, Any]:
+    """Commit-to-delivery latency with :data:`SUBSCRIBERS` subscribers."""
+    _put(port, user, f"/v1/buckets/{BUCKET}/collections/{LATENCY_COLLECTION}")
+    path = _records(LATENCY_COLLECTION)
+    subscribers = [_Subscriber(_open_stream(port, path, user)) for _ in range(SUBSCRIBERS)]
+    for subscriber in subscribers:
+        subscriber.start()
+    sent: dict[str, float] = {}
+    conn = http.client.HTTPConnection(HOST, port, timeout=30)
+    headers = {"Authorization": _authorization(user), "Content-Type": "application/json"}
+    try:
+        for n in range(WRITES):
+            due = n / WRITES_PER_SECOND
+            started = time.monotonic()
+            if n == 0:
+                origin = started
+            pause = origin + due - started
+            if pause > 0:
+                time.sleep(pause)
+            record_id = f"live-{n:05d}-{int(time.time() * 1000)}"
+            body = json.dumps({"data": {"id": record_id, "n": n}}).encode()
+            sent[record_id] = time.monotonic()
+            conn.request("POST", path, body=body, headers=headers)
+            response = conn.getresponse()
+            response.read()
+            if response.status != 201:
+                raise RuntimeError(f"POST {path}: HTTP {response.status}")
+        deadline = time.monotonic() + DELIVERY_TIMEOUT
+        while time.monotonic() < deadline:
+            if all(len(s.arrivals) >= len(sent) for s in subscribers):
+                break
+            time.sleep(0.05)
+    finally:
+        conn.close()
+        for subscriber in subscribers:
+            subscriber.sock.close()
+    latencies = [
+        (subscriber.arrivals[record_id] - sent_at) * 1000
+        for subscriber in subscribers
+        for record_id, sent_at in sent.items()
+        if record_id in subscriber.arrivals
+    ]
+    expected = len(sent) * len(subscribers)
+    return {
+        "subscribers": len(subscribers),
+        "writes": len(sent),
+        "delivered": len(latencies),
+        "expected": expected,
+        "p50_ms": _percentile(latencies, 0.50) if latencies else float("nan"),
+        "p99_ms": _percentile(latencies, 0.99) if latencies else float("nan"),
+    }
+
+
+@contextmanager
+def idle_subscribers(port: int, user: tuple[str, str], count: int) -> Iterator[int]:
+    """``count`` streams open on a collection nobody writes to."""
+    _put(port, user, f"/v1/buckets/{BUCKET}/collections/{IDLE_COLLECTION}")
+    path = _records(IDLE_COLLECTION)
+    sockets = []
+    try:
+        for _ in range(count):
+            sockets.append(_open_stream(port, path, user))
+        yield len(sockets)
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def measure_capacity(
+    port: int, user: tuple[str, str], throughput: Callable[[str], float], rounds: int
+) -> dict[str, Any]:
+    """``throughput(workload)`` (requests/s, from wrk) with and without idle streams,
+    alternating ``rounds`` times; medians and their ratios."""
+    measures: dict[str, dict[str, list[float]]] = {"none": {}, "idle": {}}
+    for _ in range(rounds):
+        for workload in ("read_one", "create"):
+            measures["none"].setdefault(workload, []).append(throughput(workload))
+        with idle_subscribers(port, user, IDLE_SUBSCRIBERS):
+            for workload in ("read_one", "create"):
+                measures["idle"].setdefault(workload, []).append(throughput(workload))
+    result: dict[str, Any] = {"idle_subscribers": IDLE_SUBSCRIBERS}
+    for workload in ("read_one", "create"):
+        none = statistics.median(measures["none"][workload])
+        idle = statistics.median(measures["idle"][workload])
+        result[workload] = {"none_rps": none, "idle_rps": idle, "ratio": idle / none}
+    return result
+
+
+def render(label: str, latency: dict[str, Any], capacity: dict[str, Any]) -> list[str]:
+    """Markdown lines of the live results of one server."""
+    lines = [
+        f"### live: {label}",
+        "",
+        f"{latency['subscribers']} subscribers, {latency['writes']} POSTs at "
+        f"{WRITES_PER_SECOND}/s: {latency['delivered']}/{latency['expected']} deliveries, "
+        f"commit-to-delivery p50 {latency['p50_ms']:.1f} ms, p99 {latency['p99_ms']:.1f} ms "
+        "(goal: p99 under 50 ms).",
+        "",
+        f"| workload | no subscriber | {capacity['idle_subscribers']:,} idle subscribers "
+        "| ratio |",
+        "|---|---:|---:|---:|",
+    ]
+    for workload in ("read_one", "create"):
+        measure = capacity[workload]
+        lines.append(
+            f"| {workload} | {measure['none_rps']:,.0f} req/s | {measure['idle_rps']:,.0f} req/s "
+            f"| {measure['ratio']:.2f} |"
+        )
+    return [*lines, ""]

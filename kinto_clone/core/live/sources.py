@@ -1,0 +1,207 @@
+"""Change sources: how a commit, in this process or another, reaches the hub.
+
+* In the process that commits, every backend: the groups of the transaction's
+  :class:`~kinto_clone.core.events.ResourceChanged` events are published once
+  it has committed (never for a rolled-back one).
+* PostgreSQL: the transaction also sends ``NOTIFY`` with those groups; the
+  server delivers notifications only after commit, in commit order, to every
+  process listening (:class:`PostgreSQLListener`, one connection per process).
+* SQLite: other processes' commits are seen by ``PRAGMA data_version``, a
+  counter read without touching any table (:class:`SQLiteWatcher`); only
+  when it moves are the group timestamps read, to wake the changed groups.
+* Memory: the data lives in one process, the first source is enough.
+
+The listener and the watcher start with the first subscriber of the process
+(after ``kinto start --workers`` has forked) and run as daemon threads.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import select
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import sqlalchemy as sa
+from pyramid.config import Configurator
+
+from kinto_clone.core import transaction
+from kinto_clone.core.events import ResourceChanged
+from kinto_clone.core.live.hub import ChangeHub, Group
+from kinto_clone.core.sql.session import participate
+
+logger = logging.getLogger(__name__)
+
+NOTIFY_CHANNEL = "kinto_clone_live"
+# PostgreSQL refuses payloads of 8000 bytes or more: past this, wake everyone.
+MAX_NOTIFY_PAYLOAD = 7000
+EVERY_GROUP_PAYLOAD = "*"
+RECONNECT_DELAY_SECONDS = 1.0
+TRANSACTION_GROUPS = "live_groups"
+
+
+def encode_groups(groups: Iterable[Group]) -> str:
+    payload = json.dumps(sorted(groups))
+    return payload if len(payload) <= MAX_NOTIFY_PAYLOAD else EVERY_GROUP_PAYLOAD
+
+
+def decode_groups(payload: str) -> list[Group] | None:
+    """The groups of a notification; ``None`` (every group) for ``*`` or garbage."""
+    if payload == EVERY_GROUP_PAYLOAD:
+        return None
+    try:
+        return [(str(name), str(parent)) for name, parent in json.loads(payload)]
+    except (ValueError, TypeError):
+        return None
+
+
+class TransactionGroups:
+    """Collects the groups a transaction changes and announces them once it commits."""
+
+    def __init__(self, hub: ChangeHub, postgresql: tuple[Any, Any] | None) -> None:
+        self._hub = hub
+        # (engine, dialect) of a PostgreSQL storage, which notifies every process.
+        self._postgresql = postgresql
+
+    def __call__(self, event: ResourceChanged) -> None:
+        tx = transaction.current()
+        if tx is None:
+            return
+        groups: set[Group] | None = tx.data.get(TRANSACTION_GROUPS)
+        if groups is None:
+            groups = tx.data[TRANSACTION_GROUPS] = set()
+            if self._postgresql is not None:
+                tx.add_before_commit_hook(lambda: self._notify(groups))
+            else:
+                tx.add_after_commit_hook(lambda: self._hub.publish(groups))
+        groups.add((event.payload.get("resource_name") or "", event.parent_id))
+
+    def _notify(self, groups: set[Group]) -> None:
+        engine, dialect = self._postgresql  # type: ignore[misc]
+        statement = sa.text("SELECT pg_notify(:channel, :payload)")
+        with participate(engine, dialect) as participant:
+            participant.execute(
+                statement, {"channel": NOTIFY_CHANNEL, "payload": encode_groups(groups)}
+            )
+
+
+class _SourceThread:
+    """A daemon thread started on demand, reconnecting after failures."""
+
+    name = "kinto-live-source"
+
+    def __init__(self, hub: ChangeHub) -> None:
+        self._hub = hub
+        self._started = False
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        with self._lock:
+            if self._started:
+                return
+            self._started = True
+        threading.Thread(target=self._run_forever, name=self.name, daemon=True).start()
+
+    def _run_forever(self) -> None:
+        while True:
+            try:
+                self.run()
+            except Exception:
+                logger.warning("%s lost its connection; reconnecting", self.name, exc_info=True)
+            # Changes may have been missed meanwhile: every subscriber reads again.
+            self._hub.publish(None)
+            time.sleep(RECONNECT_DELAY_SECONDS)
+
+    def run(self) -> None:
+        raise NotImplementedError
+
+
+class PostgreSQLListener(_SourceThread):
+    """``LISTEN`` on a connection of its own; each notification wakes its groups."""
+
+    name = "kinto-live-listen"
+    poll_seconds = 5.0
+
+    def __init__(self, hub: ChangeHub, engine: Any) -> None:
+        super().__init__(hub)
+        self._engine = engine
+
+    def run(self) -> None:
+        pooled = self._engine.raw_connection()
+        connection = pooled.driver_connection
+        pooled.detach()  # Held for the life of the process, outside the pool.
+        try:
+            connection.autocommit = True
+            with connection.cursor() as cursor:
+                cursor.execute(f"LISTEN {NOTIFY_CHANNEL}")
+            self._hub.publish(None)
+            while True:
+                select.select([connection], [], [], self.poll_seconds)
+                connection.poll()
+                groups: list[Group] = []
+                every_group = False
+                while connection.notifies:
+                    decoded = decode_groups(connection.notifies.pop(0).payload)
+                    if decoded is None:
+                        every_group = True
+                    else:
+                        groups.extend(decoded)
+                if every_group:
+                    self._hub.publish(None)
+                elif groups:
+                    self._hub.publish(groups)
+        finally:
+            connection.close()
+
+
+class SQLiteWatcher(_SourceThread):
+    """Polls ``PRAGMA data_version`` of the database file; when another
+    connection has committed, wakes the groups whose timestamp moved."""
+
+    name = "kinto-live-sqlite"
+
+    def __init__(self, hub: ChangeHub, path: str, interval_seconds: float) -> None:
+        super().__init__(hub)
+        self._path = path
+        self._interval = interval_seconds
+
+    def run(self) -> None:
+        connection = sqlite3.connect(self._path, isolation_level=None)
+        try:
+            version = None
+            stamps: dict[Group, int] = {}
+            while True:
+                (current,) = connection.execute("PRAGMA data_version").fetchone()
+                if current != version:
+                    rows = connection.execute(
+                        "SELECT resource_name, parent_id, last_modified FROM timestamps"
+                    ).fetchall()
+                    new_stamps = {(name, parent): stamp for name, parent, stamp in rows}
+                    if version is not None:
+                        changed = {g for g, s in new_stamps.items() if stamps.get(g) != s}
+                        changed.update(set(stamps) - set(new_stamps))
+                        if changed:
+                            self._hub.publish(changed)
+                    version, stamps = current, new_stamps
+                time.sleep(self._interval)
+        finally:
+            connection.close()
+
+
+def setup_sources(config: Configurator, hub: ChangeHub, poll_interval_seconds: float) -> None:
+    """Wire the sources fitting the storage backend of the application."""
+    storage = config.registry.storage
+    dialect = getattr(storage, "_dialect", None)
+    engine = getattr(storage, "_engine", None)
+    postgresql = None
+    if dialect is not None and dialect.name == "postgresql":
+        postgresql = (engine, dialect)
+        hub.on_first_subscriber(PostgreSQLListener(hub, engine).start)
+    elif dialect is not None and dialect.name == "sqlite" and engine.url.database:
+        watcher = SQLiteWatcher(hub, engine.url.database, poll_interval_seconds)
+        hub.on_first_subscriber(watcher.start)
+    config.add_subscriber(TransactionGroups(hub, postgresql), ResourceChanged)

@@ -1,0 +1,71 @@
+"""Change sources of other processes: PostgreSQL ``LISTEN`` and SQLite's
+``data_version`` watcher publish the lists that changed, not only the
+wake-everyone fallback they use after a (re)connection."""
+
+from __future__ import annotations
+
+import queue
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from kinto_clone.core.live.hub import ChangeHub
+from kinto_clone.core.live.sources import NOTIFY_CHANNEL, PostgreSQLListener, SQLiteWatcher
+
+GROUP = ("record", "/buckets/b/collections/c")
+
+
+class RecordingHub(ChangeHub):
+    def __init__(self) -> None:
+        super().__init__(10)
+        self.published: queue.Queue = queue.Queue()
+
+    def publish(self, groups) -> None:
+        self.published.put(None if groups is None else sorted(groups))
+        super().publish(groups)
+
+    def next_groups(self, timeout: float = 5.0) -> list:
+        """The next publication naming groups (wake-everyone ones skipped)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            groups = self.published.get(timeout=max(0.01, deadline - time.monotonic()))
+            if groups is not None:
+                return groups
+
+
+@pytest.mark.postgresql
+def test_postgresql_listener_publishes_the_notified_lists(postgresql_url: str) -> None:
+    engine = sa.create_engine(postgresql_url)
+    hub = RecordingHub()
+    try:
+        PostgreSQLListener(hub, engine).start()
+        assert hub.published.get(timeout=5) is None  # Listening: everyone reads once.
+        with engine.begin() as connection:
+            payload = '[["record", "/buckets/b/collections/c"]]'
+            connection.execute(
+                sa.text("SELECT pg_notify(:channel, :payload)"),
+                {"channel": NOTIFY_CHANNEL, "payload": payload},
+            )
+        assert hub.next_groups(timeout=2) == [GROUP]
+    finally:
+        engine.dispose()
+
+
+def test_sqlite_watcher_publishes_the_lists_whose_timestamp_moved(tmp_path: Path) -> None:
+    path = tmp_path / "live.sqlite"
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute(
+        "CREATE TABLE timestamps (resource_name TEXT, parent_id TEXT, last_modified INTEGER,"
+        " PRIMARY KEY (resource_name, parent_id))"
+    )
+    writer.execute("INSERT INTO timestamps VALUES ('record', '/buckets/b/collections/c', 1)")
+    writer.execute("INSERT INTO timestamps VALUES ('record', '/buckets/b/collections/d', 1)")
+    hub = RecordingHub()
+    SQLiteWatcher(hub, str(path), 0.005).start()
+    time.sleep(0.1)
+    writer.execute("UPDATE timestamps SET last_modified = 2 WHERE parent_id LIKE '%/c'")
+    assert hub.next_groups(timeout=2) == [GROUP]
+    writer.close()
