@@ -88,7 +88,7 @@ def test_kinto_js_syncs_on_live_events(
 ) -> None:
     """Device B syncs when its event stream announces A's record (issue 18)."""
     node, npm = node_and_npm()
-    install_clients(npm)
+    npm_ci(npm, JS, "npm", SUITE)
     ini = write_ini(tmp_path / "kinto.ini", backend.ini_settings())
     backend.migrate(ini)
     server = start_server(ini_path=ini)
