@@ -15,8 +15,8 @@ import pytest
 import requests
 
 from tests.live_client import HTTPEventStream
-from tests.server import StartServer, write_ini
-from tests.test_multiprocess import backend_settings, migrate, postgresql_database, start_servers
+from tests.server import StartServer, migrate, sql_settings, write_ini
+from tests.test_multiprocess import postgresql_database, start_servers
 
 __all__ = ["postgresql_database"]  # The fixture, used by name below.
 
@@ -70,7 +70,7 @@ def check_every_subscriber_gets_every_change_once(server_urls: list[str]) -> Non
 def test_four_processes_on_one_postgresql_database(
     tmp_path: Path, postgresql_database: str, start_server: StartServer
 ) -> None:
-    settings = backend_settings("kinto.core.{kind}.postgresql", postgresql_database)
+    settings = sql_settings("kinto.core.{kind}.postgresql", postgresql_database)
     settings["kinto.live_heartbeat_seconds"] = "1"
     ini_path = write_ini(tmp_path / "kinto.ini", settings)
     migrate(ini_path)
@@ -79,9 +79,7 @@ def test_four_processes_on_one_postgresql_database(
 
 
 def test_two_processes_on_one_sqlite_file(tmp_path: Path, start_server: StartServer) -> None:
-    settings = backend_settings(
-        "kinto_clone.core.{kind}.sqlite", f"sqlite:///{tmp_path / 'kinto.db'}"
-    )
+    settings = sql_settings("kinto_clone.core.{kind}.sqlite", f"sqlite:///{tmp_path / 'kinto.db'}")
     settings["kinto.live_heartbeat_seconds"] = "1"
     ini_path = write_ini(tmp_path / "kinto.ini", settings)
     servers = start_servers(start_server, ini_path, 2)

@@ -35,7 +35,10 @@ _BODY_HEADERS = ("CONTENT_LENGTH", "CONTENT_TYPE", "HTTP_TRANSFER_ENCODING")
 
 def is_plural_path(request: Request) -> bool:
     prefix = f"/{request.registry.route_prefix}"
-    path = request.path_info
+    try:
+        path = request.path_info
+    except UnicodeDecodeError:
+        return False  # The plain handling answers "Invalid URL path." (400).
     if not path.startswith(prefix + "/"):
         return False
     return _PLURAL_PATH.match(path[len(prefix) :]) is not None

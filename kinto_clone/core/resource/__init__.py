@@ -350,8 +350,11 @@ class Resource:
         return query
 
     def plural_get(self) -> dict[str, Any]:
-        # The list a live request (long-poll, event stream) waits on, once resolved.
-        self.request.environ[LIST_GROUP_ENVIRON_KEY] = (self.name, self.model.parent_id)
+        # The list a live request (long-poll, event stream) waits on, once resolved;
+        # lists computed per request (``/permissions``) are stored nowhere: none.
+        parent_id = getattr(self.model, "parent_id", None)
+        if parent_id is not None:
+            self.request.environ[LIST_GROUP_ENVIRON_KEY] = (self.name, parent_id)
         self._authorize("read")
         self.check_parents_exist()
         timestamp = self.model.timestamp()
