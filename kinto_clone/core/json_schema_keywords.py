@@ -29,7 +29,7 @@ from referencing.jsonschema import lookup_recursive_ref
 # Wall-clock time one validation may take, regular expression matches included:
 # a step's cost grows with how deep the schema nests, so steps alone are no bound.
 VALIDATION_SECONDS = 3.0
-# Time all regular expression matches of one validation may take together (the
+# Time all regular expression matches of one validation may spend together (the
 # regex module checks its timeout now and then: it may overshoot it twice over).
 REGEX_SECONDS = 0.5
 
@@ -46,7 +46,9 @@ class Budget:
         self.steps = steps
         started = time.monotonic()
         self.deadline = started + VALIDATION_SECONDS
-        self.regex_deadline = min(started + REGEX_SECONDS, self.deadline)
+        # Counted as the time spent matching, not from the start: a slow machine
+        # must not turn the other keywords' time into a refused pattern.
+        self.regex_seconds = REGEX_SECONDS
         self.enum_keys: dict[int, frozenset[str]] = {}
 
     def step(self) -> None:
@@ -57,7 +59,8 @@ class Budget:
             raise TooCostly("validation against this schema takes too long")
 
     def search(self, pattern: str, text: str) -> bool:
-        remaining = self.regex_deadline - time.monotonic()
+        remaining = min(self.regex_seconds, self.deadline - time.monotonic())
+        started = time.monotonic()
         try:
             if remaining <= 0:
                 raise TimeoutError
@@ -66,6 +69,8 @@ class Budget:
             raise TooCostly(f"matching the pattern {pattern!r} takes too long") from None
         except regex.error:  # valid for Python's re (the meta-schemas' check), not here
             raise TooCostly(f"the pattern {pattern!r} cannot be matched safely") from None
+        finally:
+            self.regex_seconds -= time.monotonic() - started
 
 
 _BUDGET: contextvars.ContextVar[Budget | None] = contextvars.ContextVar(
