@@ -19,7 +19,7 @@ import pytest
 
 from tests.clients.conftest import Backend, clean_environment, unavailable
 from tests.npm import npm_ci
-from tests.server import StartServer, write_ini
+from tests.server import KintoServer, StartServer, write_ini
 
 pytestmark = [pytest.mark.clients, pytest.mark.process]
 
@@ -43,6 +43,24 @@ def node_and_npm() -> tuple[str, str]:
     return node, npm
 
 
+def run_node_tests(
+    node: str, script: str, env: dict[str, str], server: KintoServer
+) -> tuple[subprocess.CompletedProcess[str], str]:
+    """Run ``script`` with Node's test runner; fail with its output and the server log."""
+    result = subprocess.run(
+        [node, "--test", "--test-reporter=tap", script],
+        cwd=JS,
+        env=clean_environment(env),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=NODE_TIMEOUT,
+    )
+    report = f"{result.stdout[-30000:]}\n{result.stderr[-5000:]}"
+    assert result.returncode == 0, f"{report}\n--- server log:\n{server.output()[-20000:]}"
+    return result, report
+
+
 def test_kinto_js_syncs_through_the_server(
     backend: Backend, start_server: StartServer, tmp_path: Path
 ) -> None:
@@ -55,17 +73,7 @@ def test_kinto_js_syncs_through_the_server(
     server = start_server(ini_path=ini)
 
     env = {"KINTO_SERVER_URL": f"{server.url}/v1", "KINTO_PAGINATE_BY": str(PAGINATE_BY)}
-    result = subprocess.run(
-        [node, "--test", "--test-reporter=tap", SCRIPT],
-        cwd=JS,
-        env=clean_environment(env),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=NODE_TIMEOUT,
-    )
-    report = f"{result.stdout[-30000:]}\n{result.stderr[-5000:]}"
-    assert result.returncode == 0, f"{report}\n--- server log:\n{server.output()[-20000:]}"
+    result, report = run_node_tests(node, SCRIPT, env, server)
     summary = dict(
         re.findall(r"^# (tests|pass|fail|skipped|todo|cancelled) (\d+)$", result.stdout, re.M)
     )
@@ -92,15 +100,7 @@ def test_kinto_js_syncs_on_live_events(
     ini = write_ini(tmp_path / "kinto.ini", backend.ini_settings())
     backend.migrate(ini)
     server = start_server(ini_path=ini)
-    result = subprocess.run(
-        [node, "--test", "--test-reporter=tap", LIVE_SCRIPT],
-        cwd=JS,
-        env=clean_environment({"KINTO_SERVER_URL": f"{server.url}/v1"}),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=NODE_TIMEOUT,
+    result, report = run_node_tests(
+        node, LIVE_SCRIPT, {"KINTO_SERVER_URL": f"{server.url}/v1"}, server
     )
-    report = f"{result.stdout[-30000:]}\n{result.stderr[-5000:]}"
-    assert result.returncode == 0, f"{report}\n--- server log:\n{server.output()[-20000:]}"
     assert re.search(r"^# pass 1$", result.stdout, re.M), report
