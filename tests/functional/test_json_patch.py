@@ -177,6 +177,15 @@ def test_copies_cannot_grow_a_document_exponentially(record: webtest.TestApp) ->
     assert details(response) == [(None, FAILED + "copies would make the object too large")]
 
 
+@pytest.mark.clone_only  # The copy budget is this server's.
+def test_a_large_document_may_copy_a_large_part_of_itself(record: webtest.TestApp) -> None:
+    """The budget grows with the document: 15,000 values copied once fit."""
+    record.patch_json(RECORD, {"data": {"big": list(range(15_000))}}, headers=ALICE)
+    operations = [{"op": "copy", "from": "/data/big", "path": "/data/copy"}]
+    patched = send(record, operations, 200).json["data"]
+    assert patched["copy"] == patched["big"]
+
+
 @pytest.mark.clone_only  # Kinto stores the result, however deep.
 def test_moves_cannot_nest_deeper_than_a_body_may(record: webtest.TestApp) -> None:
     deep: Any = 1

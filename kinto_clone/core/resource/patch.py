@@ -102,9 +102,7 @@ def json_patch(document: Any, operations: list[dict[str, Any]]) -> Any:
     the request, so the whole patch costs time linear in its input.
     """
     result = copy.deepcopy(document)
-    budget = max(
-        MIN_COPY_BUDGET, count_values(document, MIN_COPY_BUDGET) + count_values(operations, 0)
-    )
+    budget = max(MIN_COPY_BUDGET, count_values(document) + count_values(operations))
     for operation in operations:
         try:
             if operation.get("op") == "copy" and isinstance(operation.get("from"), str):
