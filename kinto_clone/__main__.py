@@ -230,6 +230,9 @@ def _create_server(app: Any, options: Mapping[str, str]) -> Any:
 
 
 def command_start(args: argparse.Namespace) -> int:
+    if args.reload and args.workers is not None and workers.worker_count(args.workers) > 1:
+        # Refused before the reloader starts: its monitor would outlive the error.
+        raise CommandError("--reload and several workers cannot be combined")
     if args.reload:
         _run_reloader(args.ini_file)
     ini = _read_ini(args)
@@ -255,7 +258,7 @@ def _start_workers(ini: configuration.IniFile, options: dict[str, Any], count: i
     settings = configuration.apply_environment(ini.app_settings, os.environ, {})
     storage_url = settings.get("kinto.storage_url") or settings.get("storage_url") or ""
     unprefixed = {key.removeprefix("kinto."): value for key, value in settings.items()}
-    threads = int(options.get("threads") or workers.WAITRESS_THREADS)
+    threads = int(options.get("threads") or serving.WAITRESS_THREADS)
     pools = workers.pool_defaults(
         unprefixed, count, threads, workers.postgresql_max_connections(storage_url)
     )

@@ -36,8 +36,6 @@ MAX_QUICK_DEATHS = 5
 STOP_TIMEOUT_SECONDS = 10.0
 # Connections PostgreSQL keeps for itself and for tools (psql, migrations).
 CONNECTION_HEADROOM = 5
-# waitress's default ``threads``.
-WAITRESS_THREADS = 4
 
 
 class WorkersError(Exception):

@@ -475,3 +475,14 @@ def test_create_user_right_after_init_can_log_in(
     server = start_server(ini_path=path)
     hello = requests.get(f"{server.url}/v1/", auth=("admin", "s3cret"), timeout=5).json()
     assert hello["user"]["id"] == "account:admin"
+
+
+def test_reload_with_several_workers_is_refused_before_the_reloader_starts(
+    tmp_path: Path,
+) -> None:
+    path = write_ini(tmp_path / "kinto.ini")
+    refused = kinto("start", "--ini", str(path), "--reload", "--workers", "2")
+    assert refused.returncode == 1
+    assert refused.stderr.strip() == (
+        "kinto start: --reload and several workers cannot be combined"
+    )
