@@ -49,7 +49,7 @@ def check_field(request: Request, name: str, field: str) -> None:
 
 def check_value_depth(request: Request, name: str, value: Any) -> None:
     if nesting_depth(value, MAX_VALUE_DEPTH) > MAX_VALUE_DEPTH:
-        _refuse(request, name, f"Filter values are nested at most {MAX_VALUE_DEPTH} levels deep")
+        refuse_too_deep(request, name)
 
 
 def refuse_too_deep(request: Request, name: str) -> None:

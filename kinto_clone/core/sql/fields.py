@@ -443,11 +443,10 @@ def _one_of(kind: ColumnElement[str], value: ColumnElement[Any], items: list[Any
 def _element_identity(kind: ColumnElement[str], value: ColumnElement[Any]) -> ColumnElement[Any]:
     """A value equal for two ``json_each`` elements exactly when they are equal
     JSON values (``1`` and ``1.0`` alike), as :func:`jsonb_key` is for items."""
-    container = kind.in_(("array", "object"))
+    scalar = kind.in_(("integer", "real", "text"))
     return sa.case(
-        (kind.in_(("integer", "real")), sa.func.kinto_jsonb_key(sa.func.json_quote(value))),
-        (container, sa.func.kinto_jsonb_key(value)),
-        (kind == "text", sa.func.kinto_jsonb_key(sa.func.json_quote(value))),
+        (scalar, sa.func.kinto_jsonb_key(sa.func.json_quote(value))),
+        (kind.in_(("array", "object")), sa.func.kinto_jsonb_key(value)),
         else_=kind,
     )
 
