@@ -70,6 +70,7 @@ def includeme(config: Configurator) -> None:
     config.include("kinto_clone.core.renderers")
     config.include("kinto_clone.core.views.errors")
     backends.setup_backends(config)
+    config.include("kinto_clone.core.prefetch")
     setup_id_generators(config)
     config.include("kinto_clone.core.authentication")
     requests.setup_request_methods(config)

@@ -50,6 +50,9 @@ class BucketChild(resource.Resource):
     def get_parent_id(self) -> str:
         return f"/buckets/{self.matchdict['bucket_id']}"
 
+    def parent_keys(self) -> list[ObjectKey]:
+        return [("bucket", "", self.matchdict["bucket_id"])]
+
     def check_parents_exist(self) -> None:
         object_exists_or_404(self.request, "bucket", self.matchdict["bucket_id"], "")
 

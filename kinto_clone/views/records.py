@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from kinto_clone.core.resource import Resource
+from kinto_clone.core.storage import ObjectKey
 from kinto_clone.views import fetch_parents, object_exists_or_404
 
 
@@ -16,12 +17,17 @@ class Record(Resource):
             f"/buckets/{self.matchdict['bucket_id']}/collections/{self.matchdict['collection_id']}"
         )
 
-    def check_parents_exist(self) -> None:
+    def parent_keys(self) -> list[ObjectKey]:
         bucket_id = self.matchdict["bucket_id"]
-        bucket = ("bucket", "", bucket_id)
-        collection = ("collection", f"/buckets/{bucket_id}", self.matchdict["collection_id"])
+        return [
+            ("bucket", "", bucket_id),
+            ("collection", f"/buckets/{bucket_id}", self.matchdict["collection_id"]),
+        ]
+
+    def check_parents_exist(self) -> None:
+        bucket, collection = self.parent_keys()
         fetch_parents(self.request, [bucket, collection])  # One query for both.
-        object_exists_or_404(self.request, "bucket", bucket_id, "")
+        object_exists_or_404(self.request, "bucket", bucket[2], "")
         object_exists_or_404(self.request, "collection", collection[2], collection[1])
 
     def cache_expires_seconds(self) -> int | None:

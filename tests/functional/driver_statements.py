@@ -11,8 +11,8 @@ on every connection the app checks out of its pools while :func:`record` is on:
 * sqlite3: the connection's trace callback, which SQLite calls for every
   statement it runs, those the driver sends on its own (``COMMIT``) included.
 
-Transaction control (``BEGIN``, ``COMMIT``, ``ROLLBACK``, alone or in front of a
-statement) is listed apart, so that a budget names both.
+Transaction control (``BEGIN``, ``COMMIT``, ``ROLLBACK``, alone, in front of a
+statement or after deferred writes) is listed apart, so that a budget names both.
 """
 
 from __future__ import annotations
@@ -48,9 +48,12 @@ class Sent:
         """The ``BEGIN``/``COMMIT``/``ROLLBACK`` sent, alone or as a prefix."""
         found = []
         for statement in self.statements:
-            match = _CONTROL.match(statement)
-            if match:
-                found.append(match.group(1).upper())
+            # Statements sent together (a prefix, writes sent with the COMMIT)
+            # are separated by ``;``, which our SQL holds nowhere else.
+            for part in statement.split(";"):
+                match = _CONTROL.match(part)
+                if match:
+                    found.append(match.group(1).upper())
         return found
 
     def clear(self) -> None:

@@ -31,30 +31,34 @@ WRITE_TRANSACTION = ("BEGIN", "COMMIT")
 # (statements, transaction control) per request type and backend.
 BUDGETS: dict[str, dict[str, tuple[int, tuple[str, ...]]]] = {
     "postgresql": {
-        # user principals, ACEs of the collection and bucket, parents, the record
-        "read": (4, NO_TRANSACTION),
-        # the above, the collection timestamp, the page
-        "list_page": (5, NO_TRANSACTION),
-        # principals, ACEs, parents, BEGIN+lock+write+timestamp, creator's ACE,
-        # the record's ACEs, NOTIFY of the live changes, COMMIT
-        "create": (7, WRITE_TRANSACTION),
-        # principals, BEGIN+lock+read, ACEs, parents, write+timestamp, NOTIFY, COMMIT
-        "update": (7, WRITE_TRANSACTION),
+        # user principals, ACEs of the record, collection and bucket, parents
+        # and the record: one statement (kinto_clone.core.prefetch)
+        "read": (1, NO_TRANSACTION),
+        # the above, the collection timestamp and the page, still one
+        "list_page": (1, NO_TRANSACTION),
+        # principals, ACEs (the new record's too) and parents; BEGIN+lock+write
+        # +timestamp; the creator's ACE and NOTIFY of the live changes sent
+        # with the COMMIT
+        "create": (3, WRITE_TRANSACTION),
+        # BEGIN+lock+principals, ACEs, parents and the record; write+timestamp;
+        # NOTIFY+COMMIT
+        "update": (3, WRITE_TRANSACTION),
         # the above, with the record's ACEs removed
-        "delete": (8, WRITE_TRANSACTION),
+        "delete": (4, WRITE_TRANSACTION),
         # three creations in one transaction, the checks shared, one NOTIFY
-        "batch": (14, WRITE_TRANSACTION),
+        "batch": (7, WRITE_TRANSACTION),
     },
     "sqlite": {
-        "read": (4, NO_TRANSACTION),
-        "list_page": (5, NO_TRANSACTION),
-        # principals, ACEs, parents, BEGIN IMMEDIATE, record, timestamp,
-        # creator's ACE, the record's ACEs, COMMIT
-        "create": (9, WRITE_TRANSACTION),
-        # principals, BEGIN IMMEDIATE, read, ACEs, parents, record, timestamp, COMMIT
-        "update": (8, WRITE_TRANSACTION),
-        "delete": (9, WRITE_TRANSACTION),
-        "batch": (20, WRITE_TRANSACTION),
+        "read": (1, NO_TRANSACTION),
+        "list_page": (1, NO_TRANSACTION),
+        # principals, ACEs and parents; BEGIN IMMEDIATE, record, timestamp,
+        # creator's ACE, COMMIT
+        "create": (6, WRITE_TRANSACTION),
+        # BEGIN IMMEDIATE, principals, ACEs, parents and record; record,
+        # timestamp, COMMIT
+        "update": (5, WRITE_TRANSACTION),
+        "delete": (6, WRITE_TRANSACTION),
+        "batch": (14, WRITE_TRANSACTION),
     },
 }
 

@@ -39,6 +39,7 @@ logger = logging.getLogger(__name__)
 NOTIFY_CHANNEL = "kinto_clone_live"
 # PostgreSQL refuses payloads of 8000 bytes or more: past this, wake everyone.
 MAX_NOTIFY_PAYLOAD = 7000
+NOTIFY = sa.text("SELECT pg_notify(:channel, :payload)")
 EVERY_GROUP_PAYLOAD = "*"
 RECONNECT_DELAY_SECONDS = 1.0
 TRANSACTION_GROUPS = "live_groups"
@@ -82,10 +83,10 @@ class TransactionGroups:
 
     def _notify(self, groups: set[Group]) -> None:
         engine, dialect = self._postgresql  # type: ignore[misc]
-        statement = sa.text("SELECT pg_notify(:channel, :payload)")
         with participate(engine, dialect) as participant:
-            participant.execute(
-                statement, {"channel": NOTIFY_CHANNEL, "payload": encode_groups(groups)}
+            # Sent with the COMMIT, in its round trip.
+            participant.defer_write(
+                NOTIFY, {"channel": NOTIFY_CHANNEL, "payload": encode_groups(groups)}
             )
 
 

@@ -27,6 +27,7 @@ from kinto_clone.core.errors import (
     request_GET,
 )
 from kinto_clone.core.events import ACTIONS, notify_resource_event
+from kinto_clone.core.prefetch import PageQuery, ReadPlan, prefetch
 from kinto_clone.core.resource import body as bodies
 from kinto_clone.core.resource import pagination, preconditions
 from kinto_clone.core.resource.model import PERMISSIONS_FIELD, Model
@@ -45,7 +46,13 @@ from kinto_clone.core.resource.querystring import (
     parse_timestamp,
 )
 from kinto_clone.core.service import Service
-from kinto_clone.core.storage import COMPARISON, Filter, ObjectNotFoundError, UnicityError
+from kinto_clone.core.storage import (
+    COMPARISON,
+    Filter,
+    ObjectKey,
+    ObjectNotFoundError,
+    UnicityError,
+)
 
 __all__ = ["Resource", "register"]
 
@@ -117,7 +124,7 @@ class Resource:
             resource_name=self.name,
             parent_id=self.get_parent_id(),
             plural_uri=self.plural_uri,
-            principals=request.prefixed_principals,
+            principals=lambda: request.prefixed_principals,
             current_principal=request.prefixed_userid,
             explicit_permissions=registry.settings["explicit_permissions"],
         )
@@ -131,6 +138,11 @@ class Resource:
 
     def check_parents_exist(self) -> None:
         """Raise a 404 naming the first missing parent."""
+
+    def parent_keys(self) -> list[ObjectKey]:
+        """Storage keys of the parents :meth:`check_parents_exist` reads, to
+        prefetch them with the rest of the request's reads."""
+        return []
 
     def parent_readers_scope(self) -> tuple[str, str] | None:
         """``(resource name, plural uri)`` of the list holding the parent object,
@@ -214,6 +226,50 @@ class Resource:
             return self.model.get_object(object_id)
         except ObjectNotFoundError:
             return None
+
+    def _prefetch(
+        self,
+        permission: str,
+        with_object: bool = False,
+        page: PageQuery | None = None,
+        object_id: str | None = None,
+    ) -> None:
+        """Read at once what this request's authorization, parents and object
+        (or ``page``) will need: one round trip where the backends allow.
+
+        On the plural endpoint, ``object_id`` names the object a ``POST`` creates
+        (or finds): its permissions are read, and the object itself."""
+        request = self.request
+        if request.registry.prefetcher is None:
+            return
+        if permission == "create":
+            bound = request.registry.get_bound_permissions(self.plural_uri, f"{self.name}:create")
+        else:
+            uri = self.plural_uri if self.on_plural else self.object_uri
+            bound = request.registry.get_bound_permissions(uri, permission)
+        keys = self.parent_keys()
+        ace_ids = [uri for uri, _ in bound]
+        if object_id is not None:
+            ace_ids.append(self.model.object_uri(object_id))
+            with_object = True
+        else:
+            object_id = self.object_id
+        if with_object and self._id_generator_match(object_id):
+            keys.append((self.name, self.model.parent_id, object_id))
+        plan = ReadPlan(
+            user_id=request.prefixed_userid,
+            ace_object_ids=ace_ids,
+            object_keys=keys,
+            page=page,
+        )
+        prefetch(request, plan)
+
+    def _prefetch_for_write(self) -> None:
+        """:meth:`_prefetch` under the list's write lock: the object read is
+        the one the write will replace, and ``BEGIN`` and the lock go in the
+        same round trip."""
+        self.model.lock_for_write()
+        self._prefetch("write", with_object=True)
 
     def _authorize(
         self, permission: str, object_missing: bool = False, uri: str | None = None
@@ -349,12 +405,47 @@ class Resource:
             query.filters.insert(0, Filter("id", self.shared_ids, COMPARISON.IN))
         return query
 
+    def _page_to_prefetch(self) -> PageQuery | None:
+        """The page :meth:`plural_get` will read if the caller may read the
+        whole list, or ``None`` when it cannot be known yet: on a malformed
+        query (refused later, in its turn), a ``HEAD``, a conditional request
+        (mostly answered 304) or a list spanning several parents."""
+        request = self.request
+        parent_id = getattr(self.model, "parent_id", None)
+        if (
+            request.registry.prefetcher is None
+            or request.method != "GET"
+            or parent_id is None
+            or "*" in parent_id
+            or "HTTP_IF_NONE_MATCH" in request.environ
+        ):
+            return None
+        reported = len(request.errors)
+        try:
+            query = parse_list_query(request)
+            rules, _ = pagination.rules_from_token(
+                request, query.token, query.sorting, "last_modified"
+            )
+        except httpexceptions.HTTPException:
+            del request.errors[reported:]  # Reported again when parsed in turn.
+            return None
+        return PageQuery(
+            resource_name=self.name,
+            parent_id=parent_id,
+            filters=tuple(query.filters),
+            sorting=tuple(query.sorting),
+            pagination_rules=tuple(tuple(rule) for rule in rules),
+            limit=query.limit + 1,
+            include_deleted=query.filters_on_timestamp,
+        )
+
     def plural_get(self) -> dict[str, Any]:
         # The list a live request (long-poll, event stream) waits on, once resolved;
         # lists computed per request (``/permissions``) are stored nowhere: none.
         parent_id = getattr(self.model, "parent_id", None)
         if parent_id is not None:
             self.request.environ[LIST_GROUP_ENVIRON_KEY] = (self.name, parent_id)
+        self._prefetch("read", page=self._page_to_prefetch())
         self._authorize("read")
         self.check_parents_exist()
         timestamp = self.model.timestamp()
@@ -399,7 +490,13 @@ class Resource:
         # ``"id": null`` is an invalid id too, as in Kinto (not a request for one).
         if "id" in new:
             self._raise_400_if_invalid_id(object_id)
+            self.model.lock_for_write()
+            self._prefetch("create", object_id=object_id)
             existing = self._current_object(object_id, for_write=True)
+        else:
+            # Known now, so that the new object's permissions are read along.
+            object_id = self.model.id_generator()
+            self._prefetch("create", object_id=object_id)
         if existing is not None:
             self._authorize("read", uri=self.model.object_uri(object_id))
         else:
@@ -412,6 +509,7 @@ class Resource:
         else:
             permissions = self._new_permissions(payload, None, replace_all=False)
             new = self._prepare(new, None, permissions)
+            new.setdefault("id", object_id)
             try:
                 obj = self.model.create_object(new)
             except UnicityError as error:
@@ -462,6 +560,7 @@ class Resource:
     # --- Object endpoint -------------------------------------------------------
 
     def get(self) -> dict[str, Any]:
+        self._prefetch("read", with_object=True)
         self._authorize("read")
         self.check_parents_exist()
         self._raise_400_if_invalid_id(self.object_id)
@@ -481,6 +580,7 @@ class Resource:
         return envelope
 
     def put(self) -> dict[str, Any]:
+        self._prefetch_for_write()
         existing = self._current_object(self.object_id, for_write=True)
         if_none_match = preconditions.conditions(self.request)[1]
         if existing is None or if_none_match == preconditions.ANY:
@@ -521,6 +621,7 @@ class Resource:
         return content_type if content_type in (JSON_PATCH, MERGE_PATCH) else bodies.JSON
 
     def patch(self) -> dict[str, Any]:
+        self._prefetch_for_write()
         existing = self._current_object(self.object_id, for_write=True)
         self._authorize("write", object_missing=existing is None)
         self.check_parents_exist()
@@ -598,6 +699,7 @@ class Resource:
         return envelope
 
     def delete(self) -> dict[str, Any]:
+        self._prefetch_for_write()
         existing = self._current_object(self.object_id, for_write=True)
         self._authorize("write", object_missing=existing is None)
         self.check_parents_exist()

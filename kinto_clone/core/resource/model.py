@@ -7,6 +7,7 @@ transaction) and the creator always ends up with ``write``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from kinto_clone.core.permission import PermissionBase
@@ -30,7 +31,7 @@ class Model:
         resource_name: str,
         parent_id: str,
         plural_uri: str,
-        principals: list[str],
+        principals: list[str] | Callable[[], list[str]],
         current_principal: str | None,
         explicit_permissions: bool = True,
     ) -> None:
@@ -40,9 +41,16 @@ class Model:
         self.resource_name = resource_name
         self.parent_id = parent_id
         self.plural_uri = plural_uri
-        self.principals = principals
+        self._principals = principals
         self.current_principal = current_principal
         self.explicit_permissions = explicit_permissions
+
+    @property
+    def principals(self) -> list[str]:
+        """The caller's principals; given as a function, asked only when needed
+        (after the request's reads were prefetched, see :mod:`kinto_clone.core.prefetch`)."""
+        principals = self._principals
+        return principals() if callable(principals) else principals
 
     def object_uri(self, object_id: str) -> str:
         return f"{self.plural_uri}/{object_id}"

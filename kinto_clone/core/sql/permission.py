@@ -79,6 +79,7 @@ class SQLPermission(PermissionBase):
     schema = SCHEMA
 
     def __init__(self, engine: Engine, dialect: Dialect) -> None:
+        self.engine = engine
         self._engine = engine
         self._dialect = dialect
         text = sa.Text
@@ -147,6 +148,7 @@ class SQLPermission(PermissionBase):
             participant.execute(sa.delete(aces))
             participant.execute(sa.delete(members))
             self._memo(participant).clear()
+            _known_principals(participant).clear()
 
     # Memberships.
 
@@ -155,6 +157,7 @@ class SQLPermission(PermissionBase):
         with self._session() as participant:
             participant.writer()
             participant.execute(insert.on_conflict_do_nothing())
+            _known_principals(participant).clear()
 
     def remove_user_principal(self, user_id: str, principal: str) -> None:
         delete = sa.delete(members).where(
@@ -163,6 +166,7 @@ class SQLPermission(PermissionBase):
         with self._session() as participant:
             participant.writer()
             participant.execute(delete)
+            _known_principals(participant).clear()
 
     def remove_principal(self, principal: str) -> None:
         like = like_pattern(principal)
@@ -174,13 +178,43 @@ class SQLPermission(PermissionBase):
         with self._session() as participant:
             participant.writer()
             participant.execute(delete)
+            _known_principals(participant).clear()
 
     def get_user_principals(self, user_id: str) -> set[str]:
         parameters = {"user_id": user_id, "authenticated": AUTHENTICATED}
         with self._session() as participant:
-            return {
-                principal for (principal,) in participant.fetch(self._user_principals, parameters)
-            }
+            known = _known_principals(participant)
+            if user_id not in known:
+                rows = participant.fetch(self._user_principals, parameters)
+                known[user_id] = {principal for (principal,) in rows}
+            return set(known[user_id])
+
+    # Prefetching (kinto_clone.core.prefetch): what a plan read is kept in the
+    # transaction's memo, where the methods above look first.
+
+    @staticmethod
+    def knows_principals(participant: SQLParticipant, user_id: str) -> bool:
+        return user_id in _known_principals(participant)
+
+    @staticmethod
+    def remember_principals(participant: SQLParticipant, user_id: str, found: set[str]) -> None:
+        _known_principals(participant)[user_id] = found
+
+    def unknown_object_ids(self, participant: SQLParticipant, object_ids: list[str]) -> list[str]:
+        known = self._memo(participant)
+        return [object_id for object_id in dict.fromkeys(object_ids) if object_id not in known]
+
+    def remember_aces(
+        self,
+        participant: SQLParticipant,
+        object_ids: list[str],
+        found: list[tuple[str, str, str]],
+    ) -> None:
+        """Record the ACEs a prefetch read of ``object_ids`` (all of them)."""
+        known = self._memo(participant)
+        known.update({object_id: {} for object_id in object_ids})
+        for object_id, permission, principal in found:
+            known[object_id].setdefault(permission, set()).add(principal)
 
     # ACEs.
 
@@ -190,13 +224,17 @@ class SQLPermission(PermissionBase):
             known = self._memo(participant)
             if principal in known.get(object_id, {}).get(permission, ()):
                 return  # Already there (the creator's ACE, on every write).
-            participant.writer()
-            if self._add_and_read is not None and object_id not in known:
+            if object_id in known:
+                # Nothing to read back: sent with the next statement or the commit.
+                participant.defer_write(self._add, parameters)
+            elif self._add_and_read is not None:
+                participant.writer()
                 rows = participant.fetch(self._add_and_read, parameters)
                 known[object_id] = {}
                 for other_permission, other_principal in rows:
                     known[object_id].setdefault(other_permission, set()).add(other_principal)
             else:
+                participant.writer()
                 participant.fetch(self._add, parameters)
             if object_id in known:
                 known[object_id].setdefault(permission, set()).add(principal)
@@ -329,6 +367,13 @@ class SQLPermission(PermissionBase):
                 known.clear()
             # Known now: these objects have no ACE left.
             known.update({object_id: {} for object_id in exact})
+
+
+def _known_principals(participant: SQLParticipant) -> dict[str, set[str]]:
+    """Group memberships read in this transaction, by user id, until it
+    changes any membership."""
+    known: dict[str, set[str]] = participant.memo.setdefault("user_principals", {})
+    return known
 
 
 def load_from_config(config: Configurator, dialect: Dialect) -> SQLPermission:

@@ -85,6 +85,7 @@ class SQLParticipant:
         self._begun = False
         self._pending_begin = False
         self._pending_locks: list[str] = []
+        self._deferred_writes: list[tuple[str, dict[str, Any]]] = []
         self._locked: set[str] = set()
         self._closed = False
         self.memo: dict[str, Any] = {}
@@ -123,7 +124,7 @@ class SQLParticipant:
             parameters = {**parameters, name: _as_tuples(parameters[name])}
         # Outside a transaction, or opening one, nothing could be lost by a retry.
         retry = not self._begun or self._pending_begin
-        if self._pending_begin or self._pending_locks:
+        if self._pending_begin or self._pending_locks or self._deferred_writes:
             prefix_sql, prefix_parameters = self._take_pending()
             sql = prefix_sql + sql
             parameters = {**prefix_parameters, **parameters}
@@ -168,6 +169,30 @@ class SQLParticipant:
         if not self._dialect.sends_prefixes:
             self._send_pending()
 
+    def defer_write(self, statement: Executable, parameters: dict[str, Any]) -> None:
+        """Run a write whose result nobody reads (an access control entry, a
+        ``NOTIFY``) in this transaction, in the next round trip: in front of
+        the next statement, or of the ``COMMIT``.  Every later statement sees
+        it, as if it had run now.  Where the driver cannot send several
+        statements at once, it runs now.
+
+        ``statement`` is built once (a module or instance constant), as for
+        :meth:`fetch`.
+        """
+        if not self._dialect.sends_prefixes:
+            self.writer()
+            self.execute(statement, parameters)
+            return
+        sql, sequences = native_sql(statement, self.connection)
+        suffix = f"_w{len(self._deferred_writes)}"
+        renamed = {
+            name + suffix: _as_tuples(value) if name in sequences else value
+            for name, value in parameters.items()
+        }
+        sql = _PARAMETER.sub(lambda match: f"%({match.group(1)}{suffix})s", sql)
+        self._defer_begin()
+        self._deferred_writes.append((sql, renamed))
+
     def fetch_locked(
         self, names: Iterable[str], statement: Executable, parameters: dict[str, Any]
     ) -> Sequence[Sequence[Any]]:
@@ -180,15 +205,20 @@ class SQLParticipant:
             self._pending_begin = True
 
     def _take_pending(self) -> tuple[str, dict[str, Any]]:
-        """The SQL of the pending ``BEGIN`` and locks, now considered sent."""
-        prefix = self._dialect.write_prefix(self._pending_begin, self._pending_locks)
+        """The SQL of the pending ``BEGIN``, locks and deferred writes, now
+        considered sent."""
+        sql, parameters = self._dialect.write_prefix(self._pending_begin, self._pending_locks)
+        for write_sql, write_parameters in self._deferred_writes:
+            sql += write_sql + ";"
+            parameters = {**parameters, **write_parameters}
         self._begun = True
         self._pending_begin = False
         self._pending_locks = []
-        return prefix
+        self._deferred_writes = []
+        return sql, parameters
 
     def _send_pending(self) -> None:
-        if not (self._pending_begin or self._pending_locks):
+        if not (self._pending_begin or self._pending_locks or self._deferred_writes):
             return
         if not self._dialect.sends_prefixes:
             if self._pending_begin:
@@ -224,10 +254,16 @@ class SQLParticipant:
         return run()
 
     def commit(self) -> None:
-        # A BEGIN still pending was followed by nothing: there is nothing to commit.
+        # A BEGIN still pending was followed by nothing: there is nothing to
+        # commit, unless deferred writes wait, sent with the COMMIT.
         try:
             with translate_errors():
-                self._dialect.commit(self.connection, self._begun)
+                if self._deferred_writes:
+                    sql, parameters = self._take_pending()
+                    self.connection.exec_driver_sql(sql + "COMMIT", parameters)
+                    self.connection.commit()
+                else:
+                    self._dialect.commit(self.connection, self._begun)
         finally:
             self._close()
 
@@ -250,6 +286,9 @@ class SQLParticipant:
         with contextlib.suppress(sa.exc.SQLAlchemyError):
             self.connection.close()
 
+
+# A named parameter of driver SQL in psycopg2's style.
+_PARAMETER = re.compile(r"%\((\w+)\)s")
 
 # ``IN`` lists left for the driver to expand: psycopg2 renders a tuple of
 # values (or of tuples) as ``(v1, v2, ...)``, parentheses included.

@@ -13,28 +13,42 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from dataclasses import replace
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from pyramid.config import Configurator
 from pyramid.settings import asbool
 from sqlalchemy.engine import Engine
 
+from kinto_clone.core.prefetch import PageQuery
 from kinto_clone.core.sql import tables
 from kinto_clone.core.sql.dialects import Dialect
 from kinto_clone.core.sql.engine import engine_from_config
+from kinto_clone.core.sql.permission import SQLPermission
+from kinto_clone.core.sql.prefetch import (
+    PAGE,
+    TIMESTAMP,
+    TOMBSTONE,
+    SQLPrefetcher,
+    kind_column,
+    nothing,
+)
 from kinto_clone.core.sql.query import ObjectQueries, group_condition
 from kinto_clone.core.sql.schema import Migration, Schema, check_schema, create
 from kinto_clone.core.sql.session import SQLParticipant, participate, ping
 from kinto_clone.core.sql.tables import dump_document, objects, timestamps
 from kinto_clone.core.sql.timestamps import (
+    CURRENT_PARTS,
     STAMP,
     Group,
     GroupTimestamps,
+    lock_name,
     msec_now,
     next_timestamp,
 )
 from kinto_clone.core.storage import (
+    COMPARISON,
     DEFAULT_DELETED_FIELD,
     DEFAULT_ID_FIELD,
     DEFAULT_MODIFIED_FIELD,
@@ -110,9 +124,14 @@ class SQLStorage(StorageBase):
     # Timestamps
 
     def lock_for_write(self, resource_name: str, parent_id: str) -> None:
+        group = (resource_name, parent_id)
         with self._session() as participant:
+            if participant.holds(lock_name(group)):
+                return
             # Sent with the next statement: the read of the object to write.
-            self._timestamps.defer_lock(participant, [(resource_name, parent_id)])
+            self._timestamps.defer_lock(participant, [group])
+            # What was read of the group before its lock may have changed since.
+            _forget_objects(participant, resource_name, parent_id)
 
     def resource_timestamp(self, resource_name: str, parent_id: str) -> int:
         group = (resource_name, parent_id)
@@ -123,6 +142,9 @@ class SQLStorage(StorageBase):
                 newest = self._timestamps.newest(participant, resource_name, parent_id)
                 if newest is not None:
                     return newest
+            prefetched = _prefetched_pages(participant).get(group)
+            if prefetched is not None:
+                return prefetched.timestamp
             current = self._timestamps.current(participant, group)
             if current is not None:
                 return current
@@ -162,6 +184,7 @@ class SQLStorage(StorageBase):
                 wanted=obj.get(modified_field),
             )
             if stamp is None:
+                _forget_objects(participant, resource_name, parent_id)
                 existing = self._get(participant, group, object_id, id_field, modified_field)
                 raise UnicityError(id_field, existing)
             _forget_objects(participant, resource_name, parent_id)
@@ -222,6 +245,113 @@ class SQLStorage(StorageBase):
                     }
                 known.update(found)
             return {key: dict(obj) for key in keys if (obj := known[key]) is not None}
+
+    # Prefetching (kinto_clone.core.prefetch)
+
+    def prefetcher(self, permission: Any) -> SQLPrefetcher | None:
+        """Plans read in one statement when ``permission`` is on this database."""
+        if isinstance(permission, SQLPermission) and permission.engine is self._engine:
+            return SQLPrefetcher(self._engine, self._dialect, self, permission)
+        return None
+
+    @staticmethod
+    def unknown_keys(participant: SQLParticipant, keys: list[ObjectKey]) -> list[ObjectKey]:
+        known = _known_objects(participant)
+        return [key for key in dict.fromkeys(keys) if key not in known]
+
+    def keys_condition(self, keys: list[ObjectKey]) -> tuple[Any, dict[str, Any]]:
+        return self._statements.keys_condition(keys)
+
+    @staticmethod
+    def remember_objects(
+        participant: SQLParticipant,
+        keys: list[ObjectKey],
+        found: list[tuple[ObjectKey, int, dict[str, Any]]],
+    ) -> None:
+        """Record what a prefetch read of ``keys`` (those not found: missing)."""
+        known = _known_objects(participant)
+        known.update(dict.fromkeys(keys))
+        for key, last_modified, data in found:
+            known[key] = {**data, DEFAULT_ID_FIELD: key[2], DEFAULT_MODIFIED_FIELD: last_modified}
+
+    def page_branches(self, page: PageQuery) -> tuple[list[Any], dict[str, Any]]:
+        """The prefetch branches reading ``page`` and its list's timestamp:
+        ``(kind, _, _, id, last_modified, data, position)`` rows."""
+        cap = self._page_cap(page.limit)
+        order = self._queries.order(list(page.sorting), DEFAULT_ID_FIELD, DEFAULT_MODIFIED_FIELD)
+        matching = self._matching(
+            page.resource_name,
+            page.parent_id,
+            list(page.filters),
+            [list(rule) for rule in page.pagination_rules],
+            page.include_deleted,
+            DEFAULT_ID_FIELD,
+            DEFAULT_MODIFIED_FIELD,
+        )
+        position = sa.func.row_number().over(order_by=order).label("position")
+        rows = (
+            sa.select(
+                objects.c.id, objects.c.last_modified, objects.c.deleted, objects.c.data, position
+            )
+            .where(matching)
+            .order_by(*order)
+            .limit(cap)
+            .subquery("page")
+        )
+        text, stamp = sa.Text, sa.BigInteger
+        page_branch = sa.select(
+            kind_column(PAGE),
+            sa.case(
+                (rows.c.deleted, sa.literal_column(f"'{TOMBSTONE}'", text)), else_=nothing(text)
+            ),
+            nothing(text),
+            rows.c.id,
+            rows.c.last_modified,
+            rows.c.data,
+            rows.c.position,
+        )
+        group = {"rn": page.resource_name, "pid": page.parent_id}
+        stamps = [
+            sa.select(
+                kind_column(TIMESTAMP),
+                nothing(text),
+                nothing(text),
+                nothing(text),
+                column,
+                nothing(tables.Document),
+                nothing(stamp),
+            )
+            for column in CURRENT_PARTS
+        ]
+        return [page_branch, *stamps], group
+
+    def remember_page(
+        self,
+        participant: SQLParticipant,
+        page: PageQuery,
+        timestamp: int,
+        rows: list[tuple[int, bool, str, int, dict[str, Any]]],
+    ) -> None:
+        """Record a prefetched page (rows in order) for :meth:`list_all`,
+        shaped as it returns them."""
+        found = [
+            {
+                DEFAULT_ID_FIELD: object_id,
+                DEFAULT_MODIFIED_FIELD: stamp,
+                DEFAULT_DELETED_FIELD: True,
+            }
+            if tombstone
+            else {**data, DEFAULT_ID_FIELD: object_id, DEFAULT_MODIFIED_FIELD: stamp}
+            for _, tombstone, object_id, stamp, data in rows
+        ]
+        query = replace(page, limit=self._page_cap(page.limit))
+        group = (page.resource_name, page.parent_id)
+        _prefetched_pages(participant)[group] = PrefetchedPage(query, timestamp, found)
+
+    def _page_cap(self, limit: int | None) -> int:
+        # One more than the fetch size when a limit is asked, like Kinto's
+        # PostgreSQL backend: the resource layer's "is there a next page" probe.
+        return min(limit, self._max_fetch_size + 1) if limit else self._max_fetch_size
 
     def update(
         self,
@@ -288,9 +418,26 @@ class SQLStorage(StorageBase):
         modified_field: str = DEFAULT_MODIFIED_FIELD,
         deleted_field: str = DEFAULT_DELETED_FIELD,
     ) -> list[Object]:
-        # One more than the fetch size when a limit is asked, like Kinto's
-        # PostgreSQL backend: the resource layer's "is there a next page" probe.
-        cap = min(limit, self._max_fetch_size + 1) if limit else self._max_fetch_size
+        cap = self._page_cap(limit)
+        with self._session() as participant:
+            prefetched = _prefetched_pages(participant).get((resource_name, parent_id))
+        if prefetched is not None and id_field == DEFAULT_ID_FIELD:
+            up_to_timestamp = Filter(modified_field, prefetched.timestamp, COMPARISON.MAX)
+            asked = PageQuery(
+                resource_name,
+                parent_id,
+                tuple(filters or ()),
+                tuple(sorting or ()),
+                tuple(tuple(rule) for rule in pagination_rules or ()),
+                cap,
+                include_deleted,
+            )
+            # Read in the snapshot of that timestamp: the resource's filter up
+            # to it (against writes committed between its two reads) holds for
+            # every row already.
+            query = prefetched.query
+            if asked == replace(query, filters=(*query.filters, up_to_timestamp)):
+                return [dict(obj) for obj in prefetched.objects]
         columns = [objects.c.id, objects.c.last_modified, objects.c.deleted, objects.c.data]
         query = (
             sa.select(*columns)
@@ -546,6 +693,11 @@ class SQLStorage(StorageBase):
         id_field: str,
         modified_field: str,
     ) -> Object | None:
+        key = (group[0], group[1], object_id)
+        known = _known_objects(participant)
+        if key in known and id_field == DEFAULT_ID_FIELD:
+            found = known[key]
+            return None if found is None else dict(found)
         parameters = {"rn": group[0], "pid": group[1], "object_id": object_id}
         rows = participant.fetch(self._statements.get, parameters)
         if not rows:
@@ -588,14 +740,31 @@ def _known_objects(participant: SQLParticipant) -> dict[ObjectKey, Object | None
     return known
 
 
+class PrefetchedPage(NamedTuple):
+    """A page read by a prefetch, and its list's timestamp in the same snapshot."""
+
+    query: PageQuery
+    timestamp: int
+    objects: list[Object]
+
+
+def _prefetched_pages(participant: SQLParticipant) -> dict[Group, PrefetchedPage]:
+    """Pages prefetched in this transaction, until it writes their group."""
+    pages: dict[Group, PrefetchedPage] = participant.memo.setdefault("prefetched_pages", {})
+    return pages
+
+
 def _forget_objects(participant: SQLParticipant, resource_name: str, parent_id: str) -> None:
-    """Drop the :func:`_known_objects` of a group this transaction writes
-    (of every group, for a ``parent_id`` pattern)."""
+    """Drop the :func:`_known_objects` and prefetched page of a group this
+    transaction writes (of every group, for a ``parent_id`` pattern)."""
     known = _known_objects(participant)
+    pages = _prefetched_pages(participant)
     if "*" in parent_id:
         known.clear()
+        pages.clear()
     for key in [key for key in known if key[0] == resource_name and key[1] == parent_id]:
         del known[key]
+    pages.pop((resource_name, parent_id), None)
 
 
 def _payload(obj: Object, id_field: str, modified_field: str) -> str:
@@ -648,8 +817,9 @@ class ObjectStatements:
             objects.c.data,
         ).where(sa.not_(objects.c.deleted))
         keys = sa.tuple_(objects.c.resource_name, objects.c.parent_id, objects.c.id)
-        self._get_by_keys = self._select_keys.where(keys.in_(sa.bindparam("keys", expanding=True)))
+        self._keys_in_list = keys.in_(sa.bindparam("keys", expanding=True))
         self._by_key_count: dict[int, Any] = {}
+        self._by_key_condition: dict[Any, Any] = {}
         document = dialect.document(sa.bindparam("document", type_=text))
         insert = dialect.insert(objects).values(
             resource_name=sa.bindparam("rn", type_=text),
@@ -685,28 +855,37 @@ class ObjectStatements:
         )
 
     def by_keys(self, keys: list[ObjectKey]) -> tuple[Any, dict[str, Any]]:
-        """The statement reading the live objects of ``keys`` and its parameters.
+        """The statement reading the live objects of ``keys`` and its parameters."""
+        condition, parameters = self.keys_condition(keys)
+        statement = self._by_key_condition.get(condition)
+        if statement is None:
+            statement = self._by_key_condition[condition] = self._select_keys.where(condition)
+        return statement, parameters
+
+    def keys_condition(self, keys: list[ObjectKey]) -> tuple[Any, dict[str, Any]]:
+        """Whether a row of ``objects`` has one of ``keys``, and its parameters.
 
         Built once where the driver expands the list itself; written out per
-        call elsewhere, in the form the dialect's index answers (SQLite scans
-        the table for a row-value ``IN`` list).
+        key count elsewhere, in the form the dialect's index answers (SQLite
+        scans the table for a row-value ``IN`` list), and kept up to
+        :data:`MAX_PREBUILT_KEYS` keys.
         """
         if self._dialect.driver_adapts_sequences:
-            return self._get_by_keys, {"keys": keys}
-        statement = self._by_key_count.get(len(keys))
-        if statement is None:
+            return self._keys_in_list, {"keys": keys}
+        condition = self._by_key_count.get(len(keys))
+        if condition is None:
             columns = [objects.c.resource_name, objects.c.parent_id, objects.c.id]
             placeholders = [
                 tuple(sa.bindparam(f"k{n}_{c}", type_=sa.Text) for c in range(3))
                 for n in range(len(keys))
             ]
-            statement = self._select_keys.where(self._dialect.keys_in(columns, placeholders))
+            condition = self._dialect.keys_in(columns, placeholders)
             if len(keys) <= MAX_PREBUILT_KEYS:
-                self._by_key_count[len(keys)] = statement
+                self._by_key_count[len(keys)] = condition
         parameters = {
             f"k{n}_{c}": value for n, key in enumerate(keys) for c, value in enumerate(key)
         }
-        return statement, parameters
+        return condition, parameters
 
 
 def load_from_config(config: Configurator, dialect: Dialect) -> SQLStorage:

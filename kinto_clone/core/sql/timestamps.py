@@ -35,7 +35,7 @@ from kinto_clone.core.sql.query import group_condition
 from kinto_clone.core.sql.session import SQLParticipant
 from kinto_clone.core.sql.tables import objects, timestamps
 
-__all__ = ["Group", "GroupTimestamps", "msec_now", "next_timestamp"]
+__all__ = ["CURRENT_PARTS", "Group", "GroupTimestamps", "msec_now", "next_timestamp"]
 
 Group = tuple[str, str]
 
@@ -73,10 +73,11 @@ def _in_group(table: sa.Table) -> sa.ColumnElement[bool]:
 
 # The group's timestamp: its row, or its newest object should the row be
 # missing.  Two index lookups (no scan of the group).
-CURRENT = sa.select(
+CURRENT_PARTS = (
     sa.select(timestamps.c.last_modified).where(_in_group(timestamps)).scalar_subquery(),
     sa.select(sa.func.max(objects.c.last_modified)).where(_in_group(objects)).scalar_subquery(),
 )
+CURRENT = sa.select(*CURRENT_PARTS)
 
 
 def _stamp_expression() -> sa.ScalarSelect[int]:

@@ -14,6 +14,7 @@ its own one when called outside a request.  The shared contract test suite is
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import Enum
 from typing import Any, NamedTuple
 
@@ -151,6 +152,12 @@ class StorageBase:
     def healthcheck(self) -> bool:
         """True when the backend answers (used by ``/__heartbeat__``)."""
         raise NotImplementedError
+
+    def prefetcher(self, permission: Any) -> Callable[[Any], None] | None:
+        """What reads a :class:`~kinto_clone.core.prefetch.ReadPlan` for this
+        backend and ``permission`` in one go, or ``None`` when each call reads
+        on its own (see :mod:`kinto_clone.core.prefetch`)."""
+        return None
 
     def lock_for_write(self, resource_name: str, parent_id: str) -> None:
         """Make the current transaction the only writer of the group until it ends.
