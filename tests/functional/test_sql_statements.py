@@ -34,8 +34,8 @@ BUDGETS: dict[str, dict[str, tuple[int, tuple[str, ...]]]] = {
         # user principals, ACEs of the record, collection and bucket, parents
         # and the record: one statement (kinto_clone.core.prefetch)
         "read": (1, NO_TRANSACTION),
-        # the above, the collection timestamp and the page, still one
-        "list_page": (1, NO_TRANSACTION),
+        # the above and the collection timestamp; the page
+        "list_page": (2, NO_TRANSACTION),
         # principals, ACEs (the new record's too) and parents; BEGIN+lock+write
         # +timestamp; the creator's ACE and NOTIFY of the live changes sent
         # with the COMMIT
@@ -50,7 +50,7 @@ BUDGETS: dict[str, dict[str, tuple[int, tuple[str, ...]]]] = {
     },
     "sqlite": {
         "read": (1, NO_TRANSACTION),
-        "list_page": (1, NO_TRANSACTION),
+        "list_page": (2, NO_TRANSACTION),
         # principals, ACEs and parents; BEGIN IMMEDIATE, record, timestamp,
         # creator's ACE, COMMIT
         "create": (6, WRITE_TRANSACTION),

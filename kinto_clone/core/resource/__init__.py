@@ -27,7 +27,7 @@ from kinto_clone.core.errors import (
     request_GET,
 )
 from kinto_clone.core.events import ACTIONS, notify_resource_event
-from kinto_clone.core.prefetch import PageQuery, ReadPlan, prefetch
+from kinto_clone.core.prefetch import ReadPlan, prefetch
 from kinto_clone.core.resource import body as bodies
 from kinto_clone.core.resource import pagination, preconditions
 from kinto_clone.core.resource.model import PERMISSIONS_FIELD, Model
@@ -231,11 +231,11 @@ class Resource:
         self,
         permission: str,
         with_object: bool = False,
-        page: PageQuery | None = None,
+        with_list_timestamp: bool = False,
         object_id: str | None = None,
     ) -> None:
         """Read at once what this request's authorization, parents and object
-        (or ``page``) will need: one round trip where the backends allow.
+        (or list timestamp) will need: one round trip where the backends allow.
 
         On the plural endpoint, ``object_id`` names the object a ``POST`` creates
         (or finds): its permissions are read, and the object itself."""
@@ -256,11 +256,16 @@ class Resource:
             object_id = self.object_id
         if with_object and self._id_generator_match(object_id):
             keys.append((self.name, self.model.parent_id, object_id))
+        parent_id = getattr(self.model, "parent_id", None)
+        list_timestamp = None
+        # Wildcard lists (every user's accounts) take the newest of their groups.
+        if with_list_timestamp and parent_id is not None and "*" not in parent_id:
+            list_timestamp = (self.name, parent_id)
         plan = ReadPlan(
             user_id=request.prefixed_userid,
             ace_object_ids=ace_ids,
             object_keys=keys,
-            page=page,
+            list_timestamp=list_timestamp,
         )
         prefetch(request, plan)
 
@@ -405,47 +410,13 @@ class Resource:
             query.filters.insert(0, Filter("id", self.shared_ids, COMPARISON.IN))
         return query
 
-    def _page_to_prefetch(self) -> PageQuery | None:
-        """The page :meth:`plural_get` will read if the caller may read the
-        whole list, or ``None`` when it cannot be known yet: on a malformed
-        query (refused later, in its turn), a ``HEAD``, a conditional request
-        (mostly answered 304) or a list spanning several parents."""
-        request = self.request
-        parent_id = getattr(self.model, "parent_id", None)
-        if (
-            request.registry.prefetcher is None
-            or request.method != "GET"
-            or parent_id is None
-            or "*" in parent_id
-            or "HTTP_IF_NONE_MATCH" in request.environ
-        ):
-            return None
-        reported = len(request.errors)
-        try:
-            query = parse_list_query(request)
-            rules, _ = pagination.rules_from_token(
-                request, query.token, query.sorting, "last_modified"
-            )
-        except httpexceptions.HTTPException:
-            del request.errors[reported:]  # Reported again when parsed in turn.
-            return None
-        return PageQuery(
-            resource_name=self.name,
-            parent_id=parent_id,
-            filters=tuple(query.filters),
-            sorting=tuple(query.sorting),
-            pagination_rules=tuple(tuple(rule) for rule in rules),
-            limit=query.limit + 1,
-            include_deleted=query.filters_on_timestamp,
-        )
-
     def plural_get(self) -> dict[str, Any]:
         # The list a live request (long-poll, event stream) waits on, once resolved;
         # lists computed per request (``/permissions``) are stored nowhere: none.
         parent_id = getattr(self.model, "parent_id", None)
         if parent_id is not None:
             self.request.environ[LIST_GROUP_ENVIRON_KEY] = (self.name, parent_id)
-        self._prefetch("read", page=self._page_to_prefetch())
+        self._prefetch("read", with_list_timestamp=True)
         self._authorize("read")
         self.check_parents_exist()
         timestamp = self.model.timestamp()

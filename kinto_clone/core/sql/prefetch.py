@@ -3,11 +3,8 @@
 The storage and permission backends on one database share a connection (see
 :mod:`.session`), so the reads of a plan can be one ``UNION ALL``: one branch
 per kind of row (principals, access control entries, objects, the list's
-timestamp and page), each tagged with its kind.  The rows are then handed to
-the backends' transaction memos, where their usual calls find them.
-
-One statement also means one snapshot: the page and the list timestamp read
-together are consistent, which the separate reads had to ensure with a filter.
+timestamp), each tagged with its kind.  The rows are then handed to the
+backends' transaction memos, where their usual calls find them.
 """
 
 from __future__ import annotations
@@ -17,40 +14,36 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from kinto_clone.core.prefetch import PageQuery, ReadPlan
+from kinto_clone.core.prefetch import ReadPlan
 from kinto_clone.core.settings import AUTHENTICATED
 from kinto_clone.core.sql.dialects import Dialect
 from kinto_clone.core.sql.session import SQLParticipant, participate
 from kinto_clone.core.sql.tables import Document, objects
 from kinto_clone.core.sql.tables import access_control_entries as aces
 from kinto_clone.core.sql.tables import user_principals as members
+from kinto_clone.core.sql.timestamps import CURRENT_PARTS, Group
 from kinto_clone.core.storage import ObjectKey
 
-__all__ = ["PAGE", "TIMESTAMP", "TOMBSTONE", "SQLPrefetcher", "kind_column", "nothing"]
+__all__ = ["SQLPrefetcher"]
 
-PRINCIPAL, ACE, OBJECT, TIMESTAMP, PAGE = "p", "a", "o", "t", "r"
-# Marks the page rows that are tombstones (their data is not the object).
-TOMBSTONE = "d"
+PRINCIPAL, ACE, OBJECT, TIMESTAMP = "p", "a", "o", "t"
+NO_TEXT = sa.cast(sa.null(), sa.Text)
+NO_NUMBER = sa.cast(sa.null(), sa.BigInteger)
+NO_DOCUMENT = sa.cast(sa.null(), Document)
 
 
-def kind_column(tag: str) -> sa.ColumnElement[str]:
+def _kind(tag: str) -> sa.ColumnElement[str]:
     # A literal column, not a bound value: prebuilt statements embed no value.
     return sa.literal_column(f"'{tag}'", sa.Text).label("kind")
-
-
-def nothing(type_: Any) -> sa.ColumnElement[Any]:
-    return sa.cast(sa.null(), type_)
 
 
 class SQLPrefetcher:
     """Reads plans for one :class:`~.storage.SQLStorage` and one
     :class:`~.permission.SQLPermission` on the same engine.
 
-    Every branch returns ``(kind, text, text, text, integer, document,
-    position)``, ``position`` ordering the rows of the page (a ``UNION ALL``
-    keeps no order of its own).  The statement of each shape of plan (which
-    branches, how many keys where the dialect needs them written out) is built
-    once, except those reading a page, whose filters are written into them.
+    Every branch returns ``(kind, text, text, text, integer, document)``.  The
+    statement of each shape of plan (which branches, how many keys where the
+    dialect needs them written out) is built once and sent as driver SQL.
     """
 
     def __init__(self, engine: Engine, dialect: Dialect, storage: Any, permission: Any) -> None:
@@ -67,72 +60,61 @@ class SQLPrefetcher:
                 user_id = None
             ace_ids = self._permission.unknown_object_ids(participant, plan.ace_object_ids)
             keys = self._storage.unknown_keys(participant, plan.object_keys)
-            page = plan.page
-            if user_id is None and not ace_ids and not keys and page is None:
+            group = plan.list_timestamp
+            if group is not None and self._storage.knows_timestamp(participant, group):
+                group = None
+            if user_id is None and not ace_ids and not keys and group is None:
                 return
-            statement, parameters = self._statement(user_id, ace_ids, keys, page)
-            if page is None:
-                rows = participant.fetch(statement, parameters)
-            else:
-                # Filter values are bound in the statement: SQLAlchemy sends it.
-                rows = participant.execute(statement, parameters).all()
-            self._remember(participant, rows, user_id, ace_ids, keys, page)
-
-    def _statement(
-        self,
-        user_id: str | None,
-        ace_ids: list[str],
-        keys: list[ObjectKey],
-        page: PageQuery | None,
-    ) -> tuple[Any, dict[str, Any]]:
-        key_statement, parameters = self._storage.keys_condition(keys) if keys else (None, {})
-        shape = (user_id is not None, bool(ace_ids), key_statement)
-        if page is not None:
-            # Built per request: the page's filters are written into it.
-            page_branches, page_parameters = self._storage.page_branches(page)
-            statement = self._build(*shape, page_branches)
-            parameters.update(page_parameters)
-        else:
+            key_condition, parameters = self._storage.keys_condition(keys) if keys else (None, {})
+            shape = (user_id is not None, bool(ace_ids), key_condition, group is not None)
             statement = self._statements.get(shape)
             if statement is None:
-                statement = self._statements[shape] = self._build(*shape, [])
-        if user_id is not None:
-            parameters["user_id"] = user_id
-            parameters["authenticated"] = AUTHENTICATED
-        if ace_ids:
-            parameters["ace_ids"] = ace_ids
-        return statement, parameters
+                statement = self._statements[shape] = self._build(*shape)
+            if user_id is not None:
+                parameters["user_id"] = user_id
+                parameters["authenticated"] = AUTHENTICATED
+            if ace_ids:
+                parameters["ace_ids"] = ace_ids
+            if group is not None:
+                parameters["rn"], parameters["pid"] = group
+            rows = participant.fetch(statement, parameters)
+            self._remember(participant, rows, user_id, ace_ids, keys, group)
 
     @staticmethod
     def _build(
-        with_principals: bool, with_aces: bool, key_condition: Any, page_branches: list[Any]
+        with_principals: bool, with_aces: bool, key_condition: Any, with_timestamp: bool
     ) -> Any:
-        text, stamp = sa.Text, sa.BigInteger
+        text = sa.Text
         branches = []
         if key_condition is not None:
+            # First: the union's columns take its types (documents decoded).
             branches.append(
                 sa.select(
-                    kind_column(OBJECT),
+                    _kind(OBJECT),
                     objects.c.resource_name,
                     objects.c.parent_id,
                     objects.c.id,
                     objects.c.last_modified,
                     objects.c.data,
-                    nothing(stamp),
                 ).where(sa.not_(objects.c.deleted), key_condition)
             )
-        branches.extend(page_branches)
+        if with_timestamp:
+            # The group's row, and its newest object should the row be missing.
+            branches.extend(
+                sa.select(_kind(TIMESTAMP), NO_TEXT, NO_TEXT, NO_TEXT, part, NO_DOCUMENT)
+                for part in CURRENT_PARTS
+            )
         if with_aces:
+            ace_ids = sa.bindparam("ace_ids", expanding=True, type_=text)
             branches.append(
                 sa.select(
-                    kind_column(ACE),
+                    _kind(ACE),
                     aces.c.object_id,
                     aces.c.permission,
                     aces.c.principal,
-                    nothing(stamp),
-                    nothing(Document),
-                    nothing(stamp),
-                ).where(aces.c.object_id.in_(sa.bindparam("ace_ids", expanding=True, type_=text)))
+                    NO_NUMBER,
+                    NO_DOCUMENT,
+                ).where(aces.c.object_id.in_(ace_ids))
             )
         if with_principals:
             user_ids = [
@@ -141,18 +123,10 @@ class SQLPrefetcher:
             ]
             branches.append(
                 sa.select(
-                    kind_column(PRINCIPAL),
-                    members.c.principal,
-                    nothing(text),
-                    nothing(text),
-                    nothing(stamp),
-                    nothing(Document),
-                    nothing(stamp),
+                    _kind(PRINCIPAL), members.c.principal, NO_TEXT, NO_TEXT, NO_NUMBER, NO_DOCUMENT
                 ).where(members.c.user_id.in_(user_ids))
             )
-        if len(branches) == 1:
-            return branches[0]
-        return sa.union_all(*branches)
+        return branches[0] if len(branches) == 1 else sa.union_all(*branches)
 
     def _remember(
         self,
@@ -161,31 +135,27 @@ class SQLPrefetcher:
         user_id: str | None,
         ace_ids: list[str],
         keys: list[ObjectKey],
-        page: PageQuery | None,
+        group: Group | None,
     ) -> None:
         principals: set[str] = set()
         found_aces: list[tuple[str, str, str]] = []
         found_objects: list[tuple[ObjectKey, int, dict[str, Any]]] = []
-        page_rows: list[tuple[int, bool, str, int, dict[str, Any]]] = []
-        timestamp = None
-        for kind, first, second, third, number, document, position in rows:
+        timestamps: list[int] = []
+        for kind, first, second, third, number, document in rows:
             if kind == OBJECT:
                 found_objects.append(((first, second, third), number, document))
-            elif kind == PAGE:
-                page_rows.append((position, first == TOMBSTONE, third, number, document))
             elif kind == ACE:
                 found_aces.append((first, second, third))
             elif kind == PRINCIPAL:
                 principals.add(first)
             elif kind == TIMESTAMP and number is not None:
-                timestamp = number if timestamp is None else max(timestamp, number)
+                timestamps.append(number)
         if user_id is not None:
             self._permission.remember_principals(participant, user_id, principals)
         if ace_ids:
             self._permission.remember_aces(participant, ace_ids, found_aces)
         if keys:
             self._storage.remember_objects(participant, keys, found_objects)
-        if page is not None and timestamp is not None:
-            # A list never written has no timestamp yet: the request gives it one.
-            page_rows.sort(key=lambda row: row[0])
-            self._storage.remember_page(participant, page, timestamp, page_rows)
+        # A list never written has no timestamp yet: the request gives it one.
+        if group is not None and timestamps:
+            self._storage.remember_timestamp(participant, group, max(timestamps))

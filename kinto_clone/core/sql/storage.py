@@ -13,33 +13,23 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import replace
-from typing import Any, NamedTuple
+from typing import Any
 
 import sqlalchemy as sa
 from pyramid.config import Configurator
 from pyramid.settings import asbool
 from sqlalchemy.engine import Engine
 
-from kinto_clone.core.prefetch import PageQuery
 from kinto_clone.core.sql import tables
 from kinto_clone.core.sql.dialects import Dialect
 from kinto_clone.core.sql.engine import engine_from_config
 from kinto_clone.core.sql.permission import SQLPermission
-from kinto_clone.core.sql.prefetch import (
-    PAGE,
-    TIMESTAMP,
-    TOMBSTONE,
-    SQLPrefetcher,
-    kind_column,
-    nothing,
-)
+from kinto_clone.core.sql.prefetch import SQLPrefetcher
 from kinto_clone.core.sql.query import ObjectQueries, group_condition
 from kinto_clone.core.sql.schema import Migration, Schema, check_schema, create
 from kinto_clone.core.sql.session import SQLParticipant, participate, ping
 from kinto_clone.core.sql.tables import dump_document, objects, timestamps
 from kinto_clone.core.sql.timestamps import (
-    CURRENT_PARTS,
     STAMP,
     Group,
     GroupTimestamps,
@@ -48,7 +38,6 @@ from kinto_clone.core.sql.timestamps import (
     next_timestamp,
 )
 from kinto_clone.core.storage import (
-    COMPARISON,
     DEFAULT_DELETED_FIELD,
     DEFAULT_ID_FIELD,
     DEFAULT_MODIFIED_FIELD,
@@ -142,9 +131,9 @@ class SQLStorage(StorageBase):
                 newest = self._timestamps.newest(participant, resource_name, parent_id)
                 if newest is not None:
                     return newest
-            prefetched = _prefetched_pages(participant).get(group)
+            prefetched = _prefetched_timestamps(participant).get(group)
             if prefetched is not None:
-                return prefetched.timestamp
+                return prefetched
             current = self._timestamps.current(participant, group)
             if current is not None:
                 return current
@@ -274,79 +263,14 @@ class SQLStorage(StorageBase):
         for key, last_modified, data in found:
             known[key] = {**data, DEFAULT_ID_FIELD: key[2], DEFAULT_MODIFIED_FIELD: last_modified}
 
-    def page_branches(self, page: PageQuery) -> tuple[list[Any], dict[str, Any]]:
-        """The prefetch branches reading ``page`` and its list's timestamp:
-        ``(kind, _, _, id, last_modified, data, position)`` rows."""
-        cap = self._page_cap(page.limit)
-        order = self._queries.order(list(page.sorting), DEFAULT_ID_FIELD, DEFAULT_MODIFIED_FIELD)
-        matching = self._matching(
-            page.resource_name,
-            page.parent_id,
-            list(page.filters),
-            [list(rule) for rule in page.pagination_rules],
-            page.include_deleted,
-            DEFAULT_ID_FIELD,
-            DEFAULT_MODIFIED_FIELD,
-        )
-        position = sa.func.row_number().over(order_by=order).label("position")
-        rows = (
-            sa.select(
-                objects.c.id, objects.c.last_modified, objects.c.deleted, objects.c.data, position
-            )
-            .where(matching)
-            .order_by(*order)
-            .limit(cap)
-            .subquery("page")
-        )
-        text, stamp = sa.Text, sa.BigInteger
-        page_branch = sa.select(
-            kind_column(PAGE),
-            sa.case(
-                (rows.c.deleted, sa.literal_column(f"'{TOMBSTONE}'", text)), else_=nothing(text)
-            ),
-            nothing(text),
-            rows.c.id,
-            rows.c.last_modified,
-            rows.c.data,
-            rows.c.position,
-        )
-        group = {"rn": page.resource_name, "pid": page.parent_id}
-        stamps = [
-            sa.select(
-                kind_column(TIMESTAMP),
-                nothing(text),
-                nothing(text),
-                nothing(text),
-                column,
-                nothing(tables.Document),
-                nothing(stamp),
-            )
-            for column in CURRENT_PARTS
-        ]
-        return [page_branch, *stamps], group
+    @staticmethod
+    def knows_timestamp(participant: SQLParticipant, group: Group) -> bool:
+        return group in _prefetched_timestamps(participant)
 
-    def remember_page(
-        self,
-        participant: SQLParticipant,
-        page: PageQuery,
-        timestamp: int,
-        rows: list[tuple[int, bool, str, int, dict[str, Any]]],
-    ) -> None:
-        """Record a prefetched page (rows in order) for :meth:`list_all`,
-        shaped as it returns them."""
-        found = [
-            {
-                DEFAULT_ID_FIELD: object_id,
-                DEFAULT_MODIFIED_FIELD: stamp,
-                DEFAULT_DELETED_FIELD: True,
-            }
-            if tombstone
-            else {**data, DEFAULT_ID_FIELD: object_id, DEFAULT_MODIFIED_FIELD: stamp}
-            for _, tombstone, object_id, stamp, data in rows
-        ]
-        query = replace(page, limit=self._page_cap(page.limit))
-        group = (page.resource_name, page.parent_id)
-        _prefetched_pages(participant)[group] = PrefetchedPage(query, timestamp, found)
+    @staticmethod
+    def remember_timestamp(participant: SQLParticipant, group: Group, timestamp: int) -> None:
+        """Record a group timestamp a prefetch read, for :meth:`resource_timestamp`."""
+        _prefetched_timestamps(participant)[group] = timestamp
 
     def _page_cap(self, limit: int | None) -> int:
         # One more than the fetch size when a limit is asked, like Kinto's
@@ -419,25 +343,6 @@ class SQLStorage(StorageBase):
         deleted_field: str = DEFAULT_DELETED_FIELD,
     ) -> list[Object]:
         cap = self._page_cap(limit)
-        with self._session() as participant:
-            prefetched = _prefetched_pages(participant).get((resource_name, parent_id))
-        if prefetched is not None and id_field == DEFAULT_ID_FIELD:
-            up_to_timestamp = Filter(modified_field, prefetched.timestamp, COMPARISON.MAX)
-            asked = PageQuery(
-                resource_name,
-                parent_id,
-                tuple(filters or ()),
-                tuple(sorting or ()),
-                tuple(tuple(rule) for rule in pagination_rules or ()),
-                cap,
-                include_deleted,
-            )
-            # Read in the snapshot of that timestamp: the resource's filter up
-            # to it (against writes committed between its two reads) holds for
-            # every row already.
-            query = prefetched.query
-            if asked == replace(query, filters=(*query.filters, up_to_timestamp)):
-                return [dict(obj) for obj in prefetched.objects]
         columns = [objects.c.id, objects.c.last_modified, objects.c.deleted, objects.c.data]
         query = (
             sa.select(*columns)
@@ -740,31 +645,23 @@ def _known_objects(participant: SQLParticipant) -> dict[ObjectKey, Object | None
     return known
 
 
-class PrefetchedPage(NamedTuple):
-    """A page read by a prefetch, and its list's timestamp in the same snapshot."""
-
-    query: PageQuery
-    timestamp: int
-    objects: list[Object]
-
-
-def _prefetched_pages(participant: SQLParticipant) -> dict[Group, PrefetchedPage]:
-    """Pages prefetched in this transaction, until it writes their group."""
-    pages: dict[Group, PrefetchedPage] = participant.memo.setdefault("prefetched_pages", {})
-    return pages
+def _prefetched_timestamps(participant: SQLParticipant) -> dict[Group, int]:
+    """Group timestamps prefetched in this transaction, until it writes the group."""
+    stamps: dict[Group, int] = participant.memo.setdefault("prefetched_timestamps", {})
+    return stamps
 
 
 def _forget_objects(participant: SQLParticipant, resource_name: str, parent_id: str) -> None:
-    """Drop the :func:`_known_objects` and prefetched page of a group this
+    """Drop the :func:`_known_objects` and prefetched timestamp of a group this
     transaction writes (of every group, for a ``parent_id`` pattern)."""
     known = _known_objects(participant)
-    pages = _prefetched_pages(participant)
+    stamps = _prefetched_timestamps(participant)
     if "*" in parent_id:
         known.clear()
-        pages.clear()
+        stamps.clear()
     for key in [key for key in known if key[0] == resource_name and key[1] == parent_id]:
         del known[key]
-    pages.pop((resource_name, parent_id), None)
+    stamps.pop((resource_name, parent_id), None)
 
 
 def _payload(obj: Object, id_field: str, modified_field: str) -> str:
