@@ -43,3 +43,18 @@ class CacheBase:
     def delete(self, key: str) -> Any:
         """Remove ``key`` and return the value it had (or ``None``)."""
         raise NotImplementedError
+
+    def pop(self, key: str) -> Any:
+        """Take ``key``: remove it and return its value (``None`` when absent or
+        expired), so that of concurrent takers exactly one gets the value.
+
+        For single-use secrets, such as a login's state.  ``delete`` is not
+        enough on the key/value servers, whose writes wait for the commit: two
+        requests could both read the value before either removes it.  Here, as
+        on the SQL and memory backends (a ``DELETE ... RETURNING`` under their
+        transaction's lock, where a concurrent taker waits, then finds nothing),
+        ``delete`` already is such a take.  Whether a failed request gives the
+        value back follows the backend: SQL and memory roll it back with the
+        transaction; on Redis and Memcached it is gone.
+        """
+        return self.delete(key)
