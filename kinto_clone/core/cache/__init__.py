@@ -48,13 +48,14 @@ class CacheBase:
         """Take ``key``: remove it and return its value (``None`` when absent or
         expired), so that of concurrent takers exactly one gets the value.
 
-        For single-use secrets, such as a login's state.  ``delete`` is not
-        enough on the key/value servers, whose writes wait for the commit: two
-        requests could both read the value before either removes it.  Here, as
-        on the SQL and memory backends (a ``DELETE ... RETURNING`` under their
-        transaction's lock, where a concurrent taker waits, then finds nothing),
-        ``delete`` already is such a take.  Whether a failed request gives the
-        value back follows the backend: SQL and memory roll it back with the
-        transaction; on Redis and Memcached it is gone.
+        For single-use secrets, such as a login's state.  On the key/value
+        servers ``delete`` is not enough: their writes wait for the commit, so
+        two requests could both read the value before either removes it, and
+        they override this.  On the SQL and memory backends ``delete`` already
+        is such a take, inherited here: it removes the entry under their
+        transaction's lock, and a concurrent taker waits for it, then finds
+        nothing.  Whether a failed request gives the value back follows the
+        backend: SQL and memory roll the take back with the transaction; on
+        Redis and Memcached the value is gone.
         """
         return self.delete(key)
