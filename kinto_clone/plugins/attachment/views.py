@@ -5,8 +5,9 @@ As kinto-attachment 9: the POST takes a multipart body with the file in
 JSON texts; it stores the file, then creates or updates the record with an
 ``attachment`` field describing it, and answers that description (``201`` when
 the record was created).  DELETE removes the file and sets the field to
-``null``.  Either needs ``write`` on the record, or ``create`` on the
-collection when the record does not exist yet, checked before the body is read.
+``null`` (on a missing record, the record's own ``404``).  Either needs
+``write`` on the record, or ``create`` on the collection when the record does
+not exist yet, checked before the body is read.
 
 The record is written through a sub-request to the record's own endpoint
 (a merge ``PATCH``, or a ``PUT`` when the record is missing), in the request's
