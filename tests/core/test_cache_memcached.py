@@ -7,6 +7,7 @@ port, and stop it at the end.  Without the binary they skip, or fail under
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -92,6 +93,36 @@ def test_keys_memcached_refuses_are_hashed(client) -> None:
         cache.set(key, key, 10)
         assert cache.get(key) == key
     assert memcached.server_key("plain:key") == "plain:key"
+    cache.flush()
+
+
+def test_a_read_decodes_the_value_once(client, monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = memcached.MemcachedCache(client)
+    # A value holding the document's own member name, in the middle and last.
+    value = {"a": 1, "expires_at": 2, "list": ['", "expires_at": 3}']}
+    cache.set("key", value, 10)
+    decodes = []
+    real_loads = json.loads
+
+    def counting_loads(text: str | bytes, **options: object) -> object:
+        decodes.append(text)
+        return real_loads(text, **options)
+
+    monkeypatch.setattr(json, "loads", counting_loads)
+    assert cache.get("key") == value
+    assert len(decodes) == 1
+    assert 9 < cache.ttl("key") <= 10
+    cache.flush()
+
+
+def test_a_document_in_another_layout_is_a_miss(client) -> None:
+    cache = memcached.MemcachedCache(client)
+    # As Kinto's own Memcached backend stores values.
+    client.set("kinto", b'{"value": "v", "ttl": 1796664398}', expire=60)
+    client.set("text", b"not json", expire=60)
+    assert cache.get("kinto") is None
+    assert cache.get("text") is None
+    assert cache.pop("text") is None
     cache.flush()
 
 

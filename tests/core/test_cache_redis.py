@@ -16,6 +16,7 @@ import pytest
 import redis
 import requests
 from pyramid.config import Configurator
+from pyramid.exceptions import ConfigurationError
 
 from kinto_clone.core.backends import setup_backends
 from kinto_clone.core.cache import redis as redis_cache
@@ -99,6 +100,63 @@ def test_kinto_settings_choose_the_server_and_pool() -> None:
         "pw",
     )
     assert cache.prefix == "stack1_"
+
+
+@pytest.mark.parametrize(
+    ("url", "connection_class", "expected"),
+    [
+        (
+            "rediss://user:s3cret@cache.example:6390/2",
+            redis.SSLConnection,
+            {
+                "host": "cache.example",
+                "port": 6390,
+                "db": 2,
+                "username": "user",
+                "password": "s3cret",
+            },
+        ),
+        (
+            "unix:///run/redis/redis.sock?db=4&password=pw",
+            redis.UnixDomainSocketConnection,
+            {"path": "/run/redis/redis.sock", "db": 4, "password": "pw"},
+        ),
+        (
+            "redis://localhost:6380?db=5",
+            redis.Connection,
+            {"host": "localhost", "port": 6380, "db": 5},
+        ),
+        ("redis://:p%40ss@localhost/1", redis.Connection, {"db": 1, "password": "p@ss"}),
+    ],
+)
+def test_every_url_form_of_redis_is_understood(
+    url: str, connection_class: type, expected: dict[str, object]
+) -> None:
+    pool = redis_cache.create_client(url, "3", "1.5").connection_pool
+    assert isinstance(pool, redis.BlockingConnectionPool)
+    assert (pool.max_connections, pool.timeout) == (3, 1.5)
+    assert pool.connection_class is connection_class
+    assert {name: pool.connection_kwargs.get(name) for name in expected} == expected
+
+
+def test_a_database_chosen_by_query_is_used(client: redis.Redis, run_prefix: str) -> None:
+    host, port = (
+        client.connection_pool.connection_kwargs["host"],
+        client.connection_pool.connection_kwargs["port"],
+    )
+    other = redis_cache.create_client(f"redis://{host}:{port}?db=3", None, None)
+    try:
+        redis_cache.RedisCache(other, cache_prefix=run_prefix).set("key", "in db 3", 10)
+        assert other.get(f"{run_prefix}key") == b'"in db 3"'
+        assert client.get(f"{run_prefix}key") is None
+    finally:
+        other.delete(f"{run_prefix}key")
+        other.connection_pool.disconnect()
+
+
+def test_an_invalid_url_is_a_configuration_error() -> None:
+    with pytest.raises(ConfigurationError, match="Invalid Redis URL 'http://cache:6379'"):
+        redis_cache.create_client("http://cache:6379", None, None)
 
 
 def test_kinto_dotted_name_is_accepted(run_prefix: str, client: redis.Redis) -> None:

@@ -3,6 +3,8 @@ each with a strict Content-Security-Policy (the browser tests are in tests/admin
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 from pathlib import Path
 
@@ -55,6 +57,17 @@ def test_admin_assets(app: webtest.TestApp, path: str, content_type: str) -> Non
     assert response.body == (STATIC_FOLDER / path).read_bytes()
     assert "script-src 'self'" in response.headers["Content-Security-Policy"]
     app.get(f"/v1/admin/{path}", headers={"If-None-Match": response.headers["ETag"]}, status=304)
+
+
+def test_admin_etags_are_tagged_at_start_up(app: webtest.TestApp) -> None:
+    """The tag is the digest of the file as loaded, not computed per request."""
+    assets = app.app.registry.admin_assets
+    for path, asset in [("", assets["index.html"]), ("style.css", assets["style.css"])]:
+        digest = base64.b64encode(hashlib.md5(asset.body, usedforsecurity=False).digest())
+        assert asset.etag == digest.decode().rstrip("=")
+        assert app.get(f"/v1/admin/{path}").headers["ETag"] == f'"{asset.etag}"'
+    # Two files with one content share a tag; different contents do not.
+    assert len({a.etag for a in assets.values()}) == len({a.body for a in assets.values()})
 
 
 @pytest.mark.parametrize("path", ["nope.js", "js/../../__init__.py", "%2e%2e/__init__.py", "js"])

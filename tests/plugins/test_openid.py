@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import threading
 import time
+import uuid
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
@@ -30,6 +33,7 @@ from tests.oidc_provider import (  # noqa: F401 (the fixture)
 from tests.plugins.conftest import USERID_HMAC_SECRET, MakeApp
 from tests.server import StartServer
 
+REDIS_URL = os.environ.get("KINTO_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 CALLBACK = "http://localhost:3000/#tokens="
 LOGIN = "/v1/openid/oidc/login"
 
@@ -136,9 +140,11 @@ def test_verified_tokens_are_remembered(app: webtest.TestApp, oidc_issuer: str) 
     cache = app.app.registry.cache
     assert cache.get(key) == {"sub": "bob", "email": "bob@example.com", "email_verified": True}
     assert 86390 < cache.ttl(key) <= 86400
-    # Answered from the cache from now on, whatever the provider says.
+    # Answered from the cache from now on, whatever the provider says, and
+    # not written again: the provider is asked once per verification_ttl.
     cache.set(key, {"sub": "remembered"}, 60)
     assert app.get("/v1/", headers=bearer(tokens)).json["user"]["id"] == "oidc:remembered"
+    assert 50 < cache.ttl(key) <= 60
 
 
 def test_a_refused_token_is_anonymous(app: webtest.TestApp) -> None:
@@ -163,6 +169,41 @@ def test_state_is_good_once(app: webtest.TestApp) -> None:
     assert response.json["details"] == [
         {"location": "body", "name": "state", "description": "Invalid state", "errno": 105}
     ]
+
+
+@pytest.mark.parametrize("cache", ["the backend's", "redis"])
+def test_concurrent_callbacks_with_one_state_let_one_through(
+    make_app: MakeApp,
+    oidc_issuer: str,  # noqa: F811
+    cache: str,
+) -> None:
+    """Both callbacks start together; the first to take the state trades the
+    code (a request to the provider) while the other must already be refused."""
+    settings = openid_settings(oidc_issuer)
+    if cache == "redis":
+        settings |= {
+            "kinto.cache_backend": "kinto.core.cache.redis",
+            "kinto.cache_url": REDIS_URL,
+            "kinto.cache_prefix": f"kinto-clone-openid-{uuid.uuid4().hex[:12]}:",
+        }
+    app = make_app(settings)
+    with requests.Session() as browser:
+        back = sign_in(browser, login_redirect(app), "alice")
+    start = threading.Barrier(2)
+    statuses: list[int] = []
+
+    def callback() -> None:
+        client = webtest.TestApp(app.app)
+        start.wait(timeout=10)
+        statuses.append(client.get(token_endpoint_path(back), expect_errors=True).status_code)
+
+    threads = [threading.Thread(target=callback) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(statuses) == [307, 400]
+    app.app.registry.cache.flush()
 
 
 def test_a_cancelled_login_reaches_the_client(app: webtest.TestApp) -> None:

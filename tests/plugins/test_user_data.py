@@ -123,6 +123,47 @@ def test_history_records_the_deletions(tree: webtest.TestApp) -> None:
     assert history[0]["user_id"] == "account:admin"
 
 
+def test_deletion_events_carry_the_objects_as_they_were(make_app: MakeApp) -> None:
+    """As in Kinto, each deleted object is announced with its old value."""
+    app = make_app(
+        {
+            **SETTINGS,
+            "kinto.event_listeners": "rec",
+            "kinto.event_listeners.rec.use": "tests.plugins.recording_listener",
+        }
+    )
+    for name in ("admin", "alice", "bob"):
+        app.put_json(f"/v1/accounts/{name}", {"data": {"password": f"{name}pass"}})
+    app.put_json("/v1/buckets/ab", {"data": {"owner": "alice"}}, headers=ALICE)
+    shared = {"permissions": {"record:create": ["account:alice"]}}
+    app.put_json("/v1/buckets/bb", {}, headers=BOB)
+    app.put_json("/v1/buckets/bb/collections/bc", shared, headers=BOB)
+    for record in ("r1", "r2"):
+        path = f"/v1/buckets/bb/collections/bc/records/{record}"
+        app.put_json(path, {"data": {"title": record}}, headers=ALICE)
+    recorder = app.app.registry.recording_listeners["event_listeners.rec."]
+    recorder.events.clear()
+
+    app.delete("/v1/__user_data__/account:alice", headers=ADMIN)
+
+    announced = {}
+    for event in recorder.events:
+        assert event.payload["action"] == "delete"
+        for impacted in event.impacted_objects:
+            assert impacted["new"]["deleted"] is True
+            assert impacted["old"]["id"] == impacted["new"]["id"]
+            announced[(event.payload["resource_name"], impacted["old"]["id"])] = impacted["old"]
+    assert set(announced) == {
+        ("account", "alice"),
+        ("bucket", "ab"),
+        ("record", "r1"),
+        ("record", "r2"),
+    }
+    assert announced[("bucket", "ab")]["owner"] == "alice"
+    assert announced[("record", "r2")]["title"] == "r2"
+    assert "password" in announced[("account", "alice")]
+
+
 def test_a_shared_object_is_kept(app: webtest.TestApp) -> None:
     shared = {"permissions": {"write": ["account:bob"]}}
     app.put_json("/v1/buckets/both", shared, headers=ALICE)

@@ -43,3 +43,19 @@ class CacheBase:
     def delete(self, key: str) -> Any:
         """Remove ``key`` and return the value it had (or ``None``)."""
         raise NotImplementedError
+
+    def pop(self, key: str) -> Any:
+        """Take ``key``: remove it and return its value (``None`` when absent or
+        expired), so that of concurrent takers exactly one gets the value.
+
+        For single-use secrets, such as a login's state.  On the key/value
+        servers ``delete`` is not enough: their writes wait for the commit, so
+        two requests could both read the value before either removes it, and
+        they override this.  On the SQL and memory backends ``delete`` already
+        is such a take, inherited here: it removes the entry under their
+        transaction's lock, and a concurrent taker waits for it, then finds
+        nothing.  Whether a failed request gives the value back follows the
+        backend: SQL and memory roll the take back with the transaction; on
+        Redis and Memcached the value is gone.
+        """
+        return self.delete(key)

@@ -8,8 +8,9 @@ not, and the server only receives the writes when the transaction commits.
 An aborted transaction just drops its overlay.
 
 Subclasses provide the primitives on full (prefixed) keys: read one entry,
-apply a committed batch (after forgetting everything under the flushed
-prefixes), and say which server they talk to.
+take one entry (read and remove it at once, for :meth:`BufferedCache.pop`,
+which cannot wait for the commit), apply a committed batch (after forgetting
+everything under the flushed prefixes), and say which server they talk to.
 """
 
 from __future__ import annotations
@@ -65,6 +66,11 @@ class BufferedCache(CacheBase):
 
     def _read(self, full_key: str) -> Entry | None:
         """The stored entry, or ``None`` when absent (expiry is checked by the caller)."""
+        raise NotImplementedError
+
+    def _take(self, full_key: str) -> Entry | None:
+        """Remove the stored entry at once and return it, or ``None`` when it was
+        absent or another caller took it first (expiry is checked by the caller)."""
         raise NotImplementedError
 
     def _write(self, changes: dict[str, Change], flushed_prefixes: set[str]) -> None:
@@ -130,6 +136,18 @@ class BufferedCache(CacheBase):
         entry = self._live(full_key)
         self._change(full_key, None)
         return None if entry is None else json.loads(entry.encoded)
+
+    def pop(self, key: str) -> Any:
+        """Take the key on the server at once (see :meth:`CacheBase.pop`), unless
+        this transaction wrote or flushed it: then its own state is the value."""
+        full_key = self.prefix + key
+        pending = self._pending()
+        if pending is not None and (full_key in pending.changes or pending.hides(full_key)):
+            return self.delete(key)
+        entry = self._take(full_key)
+        if entry is None or entry.expires_at <= time.time():
+            return None
+        return json.loads(entry.encoded)
 
     def flush(self) -> None:
         """Forget every key under this cache's prefix (all of them without one)."""

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import math
 import time
 from collections.abc import Iterator
@@ -42,6 +41,9 @@ CONNECT_TIMEOUT_SECONDS = 5
 MAX_KEY_LENGTH = 250
 # Memcached reads expiries above 30 days as absolute dates.
 MAX_RELATIVE_EXPIRY = 30 * 24 * 3600
+# A stored document: ``{"value": <JSON value>, "expires_at": <seconds>}``.
+VALUE_HEAD = '{"value": '
+EXPIRY_HEAD = ', "expires_at": '
 
 
 @contextlib.contextmanager
@@ -58,6 +60,23 @@ def _server_expiry(expires_at: float, now: float) -> int:
     if seconds > MAX_RELATIVE_EXPIRY:
         return math.ceil(expires_at) + 1
     return max(seconds, 1)
+
+
+def _entry(stored: bytes) -> Entry | None:
+    """The entry of a stored document, cut out of the layout ``_write`` gives it
+    rather than decoded: the value is decoded once, by ``get``.  The expiry is
+    the document's last member, so the value (whatever it holds) ends at the
+    last ``EXPIRY_HEAD``.  A document in another layout (not written by this
+    backend) is a miss."""
+    document = stored.decode("utf-8")
+    value_end = document.rfind(EXPIRY_HEAD)
+    if not document.startswith(VALUE_HEAD) or value_end < 0 or not document.endswith("}"):
+        return None
+    try:
+        expires_at = float(document[value_end + len(EXPIRY_HEAD) : -1])
+    except ValueError:
+        return None
+    return Entry(document[len(VALUE_HEAD) : value_end], expires_at)
 
 
 def server_key(full_key: str) -> str:
@@ -90,10 +109,17 @@ class MemcachedCache(BufferedCache):
     def _read(self, full_key: str) -> Entry | None:
         with _backend_errors():
             stored = self._client.get(server_key(full_key))
-        if stored is None:
-            return None
-        document = json.loads(stored)
-        return Entry(json.dumps(document["value"]), document["expires_at"])
+        return None if stored is None else _entry(stored)
+
+    def _take(self, full_key: str) -> Entry | None:
+        # Memcached has no "get and delete": of the callers that read the
+        # entry, only the one whose ``delete`` finds it has taken it.
+        key = server_key(full_key)
+        with _backend_errors():
+            stored = self._client.get(key)
+            if stored is None or not self._client.delete(key):
+                return None
+        return _entry(stored)
 
     def _write(self, changes: dict[str, Change], flushed_prefixes: set[str]) -> None:
         with _backend_errors():
@@ -104,7 +130,7 @@ class MemcachedCache(BufferedCache):
                 if entry is None or entry.expires_at <= now:
                     self._client.delete(server_key(full_key))
                     continue
-                document = f'{{"value": {entry.encoded}, "expires_at": {entry.expires_at!r}}}'
+                document = f"{VALUE_HEAD}{entry.encoded}{EXPIRY_HEAD}{entry.expires_at!r}}}"
                 expire = _server_expiry(entry.expires_at, now)
                 self._client.set(server_key(full_key), document.encode("utf-8"), expire=expire)
 

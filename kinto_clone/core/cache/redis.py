@@ -19,12 +19,13 @@ a prefix (Kinto always empties the database).  Redis errors become
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from collections.abc import Iterator
-from urllib.parse import urlparse
 
 import redis
 from pyramid.config import Configurator
+from pyramid.exceptions import ConfigurationError
 
 from kinto_clone.core.cache.buffered import BufferedCache, Change, Entry
 from kinto_clone.core.storage import BackendError
@@ -76,6 +77,16 @@ class RedisCache(BufferedCache):
         remaining = pttl / 1000 if pttl >= 0 else float("inf")
         return Entry(value.decode("utf-8"), time.time() + remaining)
 
+    def _take(self, full_key: str) -> Entry | None:
+        # GET and DEL in one MULTI block: as atomic as GETDEL, which needs Redis 6.2.
+        with _backend_errors():
+            pipeline = self._client.pipeline(transaction=True)
+            pipeline.get(full_key)
+            pipeline.delete(full_key)
+            value, _ = pipeline.execute()
+        # Redis never answers an expired key.
+        return None if value is None else Entry(value.decode("utf-8"), math.inf)
+
     def _keys_under(self, prefix: str) -> list[bytes]:
         pattern = _glob_escape(prefix) + "*"
         return list(self._client.scan_iter(match=pattern, count=SCAN_BATCH))
@@ -99,19 +110,21 @@ class RedisCache(BufferedCache):
 
 
 def create_client(url: str, pool_size: str | None, pool_timeout: str | None) -> redis.Redis:
-    """A client on a blocking pool, from Kinto's ``*_url``/``*_pool_*`` settings."""
-    parsed = urlparse(url or DEFAULT_URL)
-    options: dict[str, object] = {
-        "host": parsed.hostname or "localhost",
-        "port": parsed.port or 6379,
-        "password": parsed.password or None,
-        "db": int(parsed.path[1:]) if parsed.path[1:] else 0,
-    }
+    """A client on a blocking pool, from Kinto's ``*_url``/``*_pool_*`` settings.
+
+    The URL is read by redis itself: every form it accepts works (``rediss://``,
+    ``unix://``, the database in the path or in ``?db=``, user and password).
+    """
+    options: dict[str, object] = {}
     if pool_size not in (None, ""):
         options["max_connections"] = int(pool_size)
     if pool_timeout not in (None, ""):
         options["timeout"] = float(pool_timeout)
-    return redis.Redis(connection_pool=redis.BlockingConnectionPool(**options))
+    try:
+        pool = redis.BlockingConnectionPool.from_url(url or DEFAULT_URL, **options)
+    except ValueError as error:
+        raise ConfigurationError(f"Invalid Redis URL {url!r}: {error}") from error
+    return redis.Redis(connection_pool=pool)
 
 
 def load_from_config(config: Configurator) -> RedisCache:

@@ -102,6 +102,44 @@ class CacheContract:
     def test_delete_unknown_is_none(self, cache: CacheBase) -> None:
         assert cache.delete("unknown") is None
 
+    def test_pop_takes_the_value_once(self, cache: CacheBase) -> None:
+        cache.set("key", {"a": 1}, 10)
+        assert cache.pop("key") == {"a": 1}
+        assert cache.get("key") is None
+        assert cache.pop("key") is None
+
+    def test_pop_unknown_is_none(self, cache: CacheBase) -> None:
+        assert cache.pop("unknown") is None
+
+    def test_concurrent_pops_take_the_value_once(self, cache: CacheBase) -> None:
+        """Each taker keeps its transaction open a while: a take that waited
+        for the commit would let every taker read the value."""
+        cache.set("state", "secret", 10)
+        takers = 4
+        start = threading.Barrier(takers)
+        taken: list[object] = []
+
+        def take() -> None:
+            with transaction.atomic():
+                start.wait(timeout=5)
+                taken.append(cache.pop("state"))
+                time.sleep(0.2)
+
+        threads = [threading.Thread(target=take) for _ in range(takers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=10)
+        assert sorted(taken, key=str) == [None, None, None, "secret"]
+        assert cache.get("state") is None
+
+    def test_pop_sees_the_writes_of_its_transaction(self, cache: CacheBase) -> None:
+        with transaction.atomic():
+            cache.set("key", "value", 10)
+            assert cache.pop("key") == "value"
+            assert cache.get("key") is None
+        assert cache.get("key") is None
+
     # Expiry.
 
     def test_set_with_ttl_expires(self, cache: CacheBase) -> None:
@@ -145,6 +183,11 @@ class CacheContract:
         time.sleep(0.1)
         assert cache.delete("key") is None
 
+    def test_expired_value_is_not_returned_by_pop(self, cache: CacheBase) -> None:
+        cache.set("key", "value", 0.05)
+        time.sleep(0.1)
+        assert cache.pop("key") is None
+
     def test_set_resets_the_ttl(self, cache: CacheBase) -> None:
         cache.set("key", "value", 0.05)
         cache.set("key", "value", 60)
@@ -172,6 +215,15 @@ class CacheContract:
         cache.set("prefix_key", "foo", 10)
         cache.set("key", "bar", 10)
         assert prefixed_cache("prefix_").delete("key") == "foo"
+        assert cache.get("prefix_key") is None
+        assert cache.get("key") == "bar"
+
+    def test_prefix_is_used_by_pop(
+        self, cache: CacheBase, prefixed_cache: Callable[[str], CacheBase]
+    ) -> None:
+        cache.set("prefix_key", "foo", 10)
+        cache.set("key", "bar", 10)
+        assert prefixed_cache("prefix_").pop("key") == "foo"
         assert cache.get("prefix_key") is None
         assert cache.get("key") == "bar"
 

@@ -6,7 +6,7 @@ CSS shipped inside the package (``static/``), with no build step, no CDN and no
 network access beyond this server's API, which it uses as any other client
 (every permission check stays on the server).
 
-The files are read once at start-up into memory: the set of paths served is
+The files are read once at start-up into memory, and tagged: the set of paths served is
 fixed, so no request path ever reaches the file system.  Every page and asset
 carries a strict Content-Security-Policy: scripts, styles and API calls from
 this origin only, no inline script, no framing.
@@ -14,6 +14,8 @@ this origin only, no inline script, no framing.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import mimetypes
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +46,13 @@ CONTENT_TYPES = {
 class Asset:
     body: bytes
     content_type: str
+    etag: str
+    """A digest of ``body``: the files are fixed from start-up, so is their tag."""
+
+
+def asset_of(body: bytes, content_type: str) -> Asset:
+    digest = base64.b64encode(hashlib.md5(body, usedforsecurity=False).digest())
+    return Asset(body, content_type, digest.decode("ascii").rstrip("="))
 
 
 def load_assets(folder: Path = STATIC_FOLDER) -> dict[str, Asset]:
@@ -53,7 +62,7 @@ def load_assets(folder: Path = STATIC_FOLDER) -> dict[str, Asset]:
         if path.is_file():
             guessed = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
             content_type = CONTENT_TYPES.get(path.suffix, guessed)
-            assets[path.relative_to(folder).as_posix()] = Asset(path.read_bytes(), content_type)
+            assets[path.relative_to(folder).as_posix()] = asset_of(path.read_bytes(), content_type)
     return assets
 
 
@@ -64,7 +73,7 @@ def _asset_response(request: Request, asset: Asset) -> Response:
     response.headers["Referrer-Policy"] = "no-referrer"
     # Revalidated on each load: a server upgrade must never mix old and new modules.
     response.headers["Cache-Control"] = "no-cache"
-    response.md5_etag()
+    response.etag = asset.etag
     response.conditional_response = True
     return response
 

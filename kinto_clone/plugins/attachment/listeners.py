@@ -16,12 +16,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from pyramid import httpexceptions
-
-from kinto_clone.core.errors import http_error
+from kinto_clone.core.errors import ERRORS
 from kinto_clone.core.events import ResourceChanged
 from kinto_clone.core.resource import Resource
 from kinto_clone.plugins.attachment import files
+from kinto_clone.plugins.attachment.upload import bad_request
 from kinto_clone.plugins.attachment.views import FILE_FIELD, OWN_WRITE
 
 
@@ -73,7 +72,5 @@ def refuse_forged_attachment(
         return new
     before, after = old.get(FILE_FIELD), new.get(FILE_FIELD)
     if before and after and before != after and not resource.request.environ.get(OWN_WRITE):
-        raise http_error(
-            httpexceptions.HTTPBadRequest(), message="Attachment metadata cannot be modified."
-        )
+        raise bad_request("Attachment metadata cannot be modified.", ERRORS.UNDEFINED)
     return new

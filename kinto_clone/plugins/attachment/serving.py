@@ -14,7 +14,6 @@ Files are public, as they are behind a CDN: their names are random (unless
 
 from __future__ import annotations
 
-import mimetypes
 import re
 from urllib.parse import SplitResult, urlsplit
 
@@ -25,14 +24,10 @@ from pyramid.response import FileResponse, Response
 
 from kinto_clone.core.errors import ERRORS, http_error
 from kinto_clone.core.redirects import redirect_to_version
+from kinto_clone.plugins.attachment.settings import mimetype_of
 from kinto_clone.plugins.attachment.storage.local import LocalFileStorage
 
 CACHE_SECONDS = 3600
-COMPRESSED_TYPES = {
-    "gzip": "application/x-gzip",
-    "bzip2": "application/x-bzip2",
-    "xz": "application/x-xz",
-}
 ROUTE = "attachment_files"
 REDIRECT_ROUTE = "redirect_to_version"
 
@@ -45,19 +40,6 @@ def _addressed_to(request: Request, url: SplitResult) -> bool:
     """Whether ``request`` reached this server under the host and port of ``url``."""
     port = url.port or (443 if url.scheme == "https" else 80)
     return request.domain == url.hostname and int(request.host_port) == port
-
-
-def _mimetype(request: Request, name: str) -> str:
-    """From the extension, as the upload chose it; a compressed file (``.gz``,
-    as ``gzipped`` stores them) is served as the archive it is, not as its content."""
-    configured = request.registry.attachment_settings.defaults.mimetypes
-    extension = "." + name.rsplit(".", 1)[-1] if "." in name else ""
-    if extension in configured:
-        return configured[extension]
-    mimetype, encoding = mimetypes.guess_type(name)
-    if encoding is not None:
-        return COMPRESSED_TYPES.get(encoding, "application/octet-stream")
-    return mimetype or "application/octet-stream"
 
 
 def serve_file(request: Request) -> Response:
@@ -74,7 +56,9 @@ def serve_file(request: Request) -> Response:
         raise _not_found() from None
     if not path.is_file():
         raise _not_found()
-    mimetype = _mimetype(request, path.name)
+    # The collection is unknown here: the types configured for all of them apply.
+    configured = request.registry.attachment_settings.defaults.mimetypes
+    mimetype = mimetype_of(path.name, configured)
     response = FileResponse(str(path), request=request, content_type=mimetype)
     stat = path.stat()
     response.etag = f"{stat.st_mtime_ns:x}-{stat.st_size:x}"

@@ -14,7 +14,9 @@ every option has both forms.
 
 from __future__ import annotations
 
+import mimetypes
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -48,6 +50,29 @@ EXTENSION_GROUPS["any"] = frozenset()
 
 # Types kinto-attachment assigns whatever the client says.
 DEFAULT_MIMETYPES = {".pem": "application/x-pem-file", ".geojson": "application/geojson"}
+# The type of a compressed file, by the encoding ``mimetypes`` sees in its name.
+COMPRESSED_TYPES = {
+    "gzip": "application/x-gzip",
+    "bzip2": "application/x-bzip2",
+    "xz": "application/x-xz",
+}
+UNKNOWN_MIMETYPE = "application/octet-stream"
+
+
+def mimetype_of(filename: str, configured: Mapping[str, str], declared: str | None = None) -> str:
+    """The type a file is described and served with: the configured one for its
+    extension, else the one the client declared on upload, else a guess from its
+    name.  A compressed file (``.gz``, as ``gzipped`` stores them) is the archive
+    it is, not its content, so a download is not decompressed on the way."""
+    extension = os.path.splitext(filename)[1]
+    if extension in configured:
+        return configured[extension]
+    if declared:
+        return declared
+    guessed, encoding = mimetypes.guess_type(filename)
+    if encoding is not None:
+        return COMPRESSED_TYPES.get(encoding, UNKNOWN_MIMETYPE)
+    return guessed or UNKNOWN_MIMETYPE
 
 
 def parse_extensions(value: str) -> frozenset[str]:

@@ -110,7 +110,8 @@ class UploadForm:
             self.file.file.close()
 
 
-def _bad_request(message: str, errno: ERRORS = ERRORS.INVALID_POSTED_DATA) -> Exception:
+def bad_request(message: str, errno: ERRORS = ERRORS.INVALID_POSTED_DATA) -> Exception:
+    """A 400 in Kinto's shape; ``errno`` is kinto-attachment's for a bad form field."""
     return http_error(httpexceptions.HTTPBadRequest(), errno=errno, message=message)
 
 
@@ -224,7 +225,7 @@ def read_upload(
     mimetype, params = parse_options_header(request.headers.get("Content-Type", ""))
     boundary = params.get(b"boundary")
     if mimetype != b"multipart/form-data" or not boundary:
-        raise _bad_request("Content-Type should be multipart/form-data", ERRORS.INVALID_PARAMETERS)
+        raise bad_request("Content-Type should be multipart/form-data", ERRORS.INVALID_PARAMETERS)
     reader = _Reader(file_field, gzipped, max_size)
     parser = MultipartParser(boundary, reader.callbacks())
     stream = request.body_file
@@ -237,11 +238,11 @@ def read_upload(
         raise too_large(str(error)) from None
     except MultipartParseError as error:
         reader.form.close()
-        raise _bad_request(f"Invalid multipart body: {error}", ERRORS.INVALID_PARAMETERS) from None
+        raise bad_request(f"Invalid multipart body: {error}", ERRORS.INVALID_PARAMETERS) from None
     except BaseException:
         reader.form.close()
         raise
     if not reader.ended:
         reader.form.close()
-        raise _bad_request("Invalid multipart body: it ends early", ERRORS.INVALID_PARAMETERS)
+        raise bad_request("Invalid multipart body: it ends early", ERRORS.INVALID_PARAMETERS)
     return reader.form

@@ -5,8 +5,9 @@ As kinto-attachment 9: the POST takes a multipart body with the file in
 JSON texts; it stores the file, then creates or updates the record with an
 ``attachment`` field describing it, and answers that description (``201`` when
 the record was created).  DELETE removes the file and sets the field to
-``null``.  Either needs ``write`` on the record, or ``create`` on the
-collection when the record does not exist yet, checked before the body is read.
+``null`` (on a missing record, the record's own ``404``).  Either needs
+``write`` on the record, or ``create`` on the collection when the record does
+not exist yet, checked before the body is read.
 
 The record is written through a sub-request to the record's own endpoint
 (a merge ``PATCH``, or a ``PUT`` when the record is missing), in the request's
@@ -17,20 +18,23 @@ and history apply unchanged.
 from __future__ import annotations
 
 import json
-import mimetypes
-import os
 from typing import Any
 
 from pyramid import httpexceptions
 from pyramid.request import Request
 from pyramid.response import Response
 
-from kinto_clone.core.errors import ERRORS, http_error, raise_invalid
+from kinto_clone.core.errors import raise_invalid
 from kinto_clone.core.service import Service
 from kinto_clone.plugins.attachment import files
-from kinto_clone.plugins.attachment.settings import UploadOptions
+from kinto_clone.plugins.attachment.settings import UploadOptions, mimetype_of
 from kinto_clone.plugins.attachment.storage import stored_location
-from kinto_clone.plugins.attachment.upload import StagedFile, UploadForm, read_upload
+from kinto_clone.plugins.attachment.upload import (
+    StagedFile,
+    UploadForm,
+    bad_request,
+    read_upload,
+)
 from kinto_clone.views.records import Record
 
 RECORD_PATH = "/buckets/{bucket_id}/collections/{collection_id}/records/{id}"
@@ -109,43 +113,21 @@ def _record_fields(form: UploadForm) -> dict[str, Any]:
             message = f"body: {name!r} field should be passed as form data, not files"
         else:
             message = f"body: {name!r} not in ('data', 'permissions')"
-        raise http_error(
-            httpexceptions.HTTPBadRequest(), errno=ERRORS.INVALID_POSTED_DATA, message=message
-        )
+        raise bad_request(message)
     record: dict[str, Any] = {"data": {}}
     for name, text in form.fields.items():
         if name not in RECORD_FIELDS:
-            raise http_error(
-                httpexceptions.HTTPBadRequest(),
-                errno=ERRORS.INVALID_POSTED_DATA,
-                message=f"body: {name!r} not in ('data', 'permissions')",
-            )
+            raise bad_request(f"body: {name!r} not in ('data', 'permissions')")
         try:
             record[name] = json.loads(text)
         except ValueError as error:
-            raise http_error(
-                httpexceptions.HTTPBadRequest(),
-                errno=ERRORS.INVALID_POSTED_DATA,
-                message=f"body: {name} is not valid JSON ({error})",
-            ) from None
+            raise bad_request(f"body: {name} is not valid JSON ({error})") from None
     return record
-
-
-def _mimetype(staged: StagedFile, options: UploadOptions) -> str:
-    """Configured types first (by extension), then the client's, then a guess."""
-    extension = os.path.splitext(staged.filename)[1]
-    if extension in options.mimetypes:
-        return options.mimetypes[extension]
-    return (
-        staged.content_type
-        or mimetypes.guess_type(staged.filename)[0]
-        or "application/octet-stream"
-    )
 
 
 def _store(request: Request, target: Target, staged: StagedFile) -> dict[str, Any]:
     """Write the staged file to the file storage; return its description."""
-    mimetype = _mimetype(staged, target.options)
+    mimetype = mimetype_of(staged.filename, target.options.mimetypes, staged.content_type)
     description: dict[str, Any] = {
         "filename": staged.filename,
         "hash": staged.stored_hash,
@@ -170,14 +152,10 @@ def _store(request: Request, target: Target, staged: StagedFile) -> dict[str, An
 
 
 def _write_record(
-    request: Request, target: Target, payload: dict[str, Any], exists: bool
+    request: Request, target: Target, payload: dict[str, Any], methods: tuple[str, ...]
 ) -> Response:
-    """Merge ``payload`` into the record, or create it, through its endpoint.
-
-    A record found missing gets a PUT straight away: a PATCH would need the
-    right to read the collection to tell "missing" from "forbidden", which a
-    caller with only ``record:create`` lacks.
-    """
+    """Write ``payload`` to the record through its endpoint, with the first of
+    ``methods`` that does not answer 404 (the last one's 404 is the answer)."""
     path = f"/{request.registry.route_prefix}{target.uri}"
     body = json.dumps(payload).encode("utf-8")
     headers = {
@@ -186,7 +164,7 @@ def _write_record(
         if name.lower() not in ("content-type", "content-length", "response-behavior")
     }
     headers["Content-Type"] = "application/json"
-    for method in ("PATCH", "PUT") if exists else ("PUT",):
+    for method in methods:
         subrequest = type(request).blank(
             path, base_url=request.application_url, method=method, headers=headers, POST=body
         )
@@ -196,7 +174,7 @@ def _write_record(
         try:
             return request.invoke_subrequest(subrequest, use_tweens=False)
         except httpexceptions.HTTPNotFound:
-            if method == "PUT":
+            if method == methods[-1]:
                 raise
     raise AssertionError("unreachable")
 
@@ -222,11 +200,7 @@ def attachment_post(request: Request) -> dict[str, Any]:
         if staged is None and form.file_field_without_name:
             raise_invalid(request, location="body", description="Filename is required.")
         if staged is None:
-            raise http_error(
-                httpexceptions.HTTPBadRequest(),
-                errno=ERRORS.INVALID_POSTED_DATA,
-                message="Attachment missing.",
-            )
+            raise bad_request("Attachment missing.")
         if not options.extension_allowed(staged.filename):
             raise_invalid(request, location="body", description="File extension is not allowed.")
         record = _record_fields(form)
@@ -236,7 +210,12 @@ def attachment_post(request: Request) -> dict[str, Any]:
     finally:
         form.close()
     record["data"][FILE_FIELD] = description
-    _answer(request, _write_record(request, target, record, exists))
+    # A record found missing gets a PUT straight away: a PATCH would need the
+    # right to read the collection to tell "missing" from "forbidden", which a
+    # caller with only ``record:create`` lacks.  A record deleted since it was
+    # found gets the PUT after the PATCH's 404.
+    methods = ("PATCH", "PUT") if exists else ("PUT",)
+    _answer(request, _write_record(request, target, record, methods))
     request.response.headers["Location"] = f"/{request.registry.route_prefix}{target.uri}"
     return description
 
@@ -244,10 +223,11 @@ def attachment_post(request: Request) -> dict[str, Any]:
 @attachment.delete()
 def attachment_delete(request: Request) -> Response:
     target = Target(request)
-    exists = target.authorize()
+    target.authorize()
     target.replace_link(None)
+    # A PATCH only: a missing record is the record endpoint's 404, never created.
     record = {"data": {FILE_FIELD: None}}
-    response = _answer(request, _write_record(request, target, record, exists))
+    response = _answer(request, _write_record(request, target, record, ("PATCH",)))
     response.status_code = 204
     response.headers.pop("Content-Type", None)
     return response

@@ -3,7 +3,7 @@
 ``multiauth.policy.<name>.use = kinto.plugins.openid.OpenIDConnectPolicy``.  A
 request carrying ``Authorization: <header_type> <access token>`` is sent, once,
 to the provider's userinfo endpoint; the user info it answers is remembered in
-the cache for ``verification_ttl_seconds`` (under an HMAC of the provider and
+the cache for ``verification_ttl_seconds`` from then on (under an HMAC of the provider and
 the token, never the token itself) and its ``userid_field`` (``sub``) is the
 user id, which the policy stack prefixes: ``<name>:<sub>``.
 
@@ -80,8 +80,12 @@ class OpenIDConnectPolicy:
             profile = self._verify(access_token)
             if profile is None:
                 return None
-        # Remembered even if the request then fails; each use extends it.
-        transaction.commit_apart(lambda: cache.set(cache_key, profile, provider.verification_ttl))
+            # Remembered even if the request then fails.  Unlike Kinto, a use
+            # does not extend it: the provider sees the token again once per
+            # ``verification_ttl``, and a revoked token stops working then.
+            transaction.commit_apart(
+                lambda: cache.set(cache_key, profile, provider.verification_ttl)
+            )
         request.environ[PROFILE_ENVIRON_KEY] = profile
         userid = profile.get(provider.userid_field)
         return str(userid) if userid not in (None, "") else None

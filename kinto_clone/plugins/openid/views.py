@@ -152,8 +152,9 @@ def get_login(request: Request) -> HTTPTemporaryRedirect:
 
 
 def _consume_state(request: Request, state: str) -> dict[str, str]:
-    """The login's pending data; a state is good for one token request only."""
-    pending = request.registry.cache.delete(STATE_KEY_PREFIX + state)
+    """The login's pending data; a state is good for one token request only,
+    even among concurrent ones (hence ``pop``, not ``delete``)."""
+    pending = request.registry.cache.pop(STATE_KEY_PREFIX + state)
     if not isinstance(pending, dict) or "callback" not in pending:
         raise_invalid(
             request,

@@ -109,3 +109,17 @@ def test_gzipped_files_are_served_as_gzip(attachment_app) -> None:
     assert response.content_type == attachment["mimetype"] == "application/x-gzip"
     assert "Content-Encoding" not in response.headers
     assert response.headers["Content-Length"] == str(attachment["size"])
+
+
+def test_an_archive_is_described_as_it_is_served(serving_app: webtest.TestApp) -> None:
+    """Without a type from the client, the record's and the download's agree."""
+    headers = {**ALICE, "Content-Type": "multipart/form-data; boundary=xyz"}
+    body = (
+        b"--xyz\r\n"
+        b'Content-Disposition: form-data; name="attachment"; filename="backup.tar.gz"\r\n\r\n'
+        b"not really gzip\r\n--xyz--\r\n"
+    )
+    record = "/v1/buckets/blog/collections/articles/records/r1"
+    attachment = serving_app.post(record + "/attachment", body, headers=headers).json
+    response = serving_app.get(path_of(attachment["location"]))
+    assert response.content_type == attachment["mimetype"] == "application/x-gzip"

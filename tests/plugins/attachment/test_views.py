@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 import pytest
@@ -71,6 +72,52 @@ def test_delete_removes_the_file_and_nulls_the_field(
     assert response.body == b""
     assert app.get(RECORD, headers=ALICE).json["data"]["attachment"] is None
     assert stored_files(files_dir) == []
+
+
+def test_delete_on_a_missing_record_is_its_404_and_creates_nothing(
+    app: webtest.TestApp, files_dir: Path
+) -> None:
+    """As Kinto with kinto-attachment: the record endpoint's own 404."""
+    response = app.delete(RECORD + "/attachment", headers=ALICE, status=404)
+    assert response.json == {
+        "code": 404,
+        "errno": 110,
+        "error": "Not Found",
+        "details": {"id": "r1", "resource_name": "record"},
+    }
+    assert response.json == app.get(RECORD, headers=ALICE, status=404).json
+    assert app.get(RECORD.rsplit("/", 1)[0], headers=ALICE).json["data"] == []
+    # Callers who may not write there learn nothing more than on the record.
+    app.delete(RECORD + "/attachment", headers=BOB, status=403)
+    assert stored_files(files_dir) == []
+
+
+def open_descriptors() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_a_body_cut_inside_the_file_is_a_400_that_leaves_nothing(
+    app: webtest.TestApp, files_dir: Path
+) -> None:
+    headers = {**ALICE, "Content-Type": "multipart/form-data; boundary=xyz"}
+    complete = (
+        b"--xyz\r\n"
+        b'Content-Disposition: form-data; name="attachment"; filename="a.txt"\r\n\r\n'
+        + b"x" * 200_000
+        + b"\r\n--xyz--\r\n"
+    )
+    descriptors = []
+    # In the file, in the closing boundary; the first request opens the
+    # connections the app keeps.
+    for cut in (150_000, 150_000, len(complete) - 10):
+        response = app.post(RECORD + "/attachment", complete[:cut], headers=headers, status=400)
+        assert response.json["errno"] == 107
+        assert response.json["message"] == "Invalid multipart body: it ends early"
+        descriptors.append(open_descriptors())
+    # The staged files are closed (hence gone), not left to the garbage collector.
+    assert descriptors[0] == descriptors[1] == descriptors[2]
+    assert stored_files(files_dir) == []
+    app.get(RECORD, headers=ALICE, status=404)
 
 
 def test_the_mimetype_is_guessed_when_the_client_gives_none(app: webtest.TestApp) -> None:
