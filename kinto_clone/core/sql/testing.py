@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 import pytest
 import sqlalchemy as sa
@@ -21,6 +21,7 @@ from pyramid.config import Configurator
 from sqlalchemy.engine import Engine
 
 from kinto_clone.core import transaction
+from kinto_clone.core.prefetch import ReadPlan
 from kinto_clone.core.sql import cache, permission, storage
 from kinto_clone.core.sql.dialects import Dialect
 from kinto_clone.core.sql.schema import Schema, SchemaError
@@ -30,6 +31,7 @@ from kinto_clone.core.storage import COMPARISON, Filter, ReadonlyError, Sort
 __all__ = ["Backends", "SQLBackendsContract"]
 
 KINDS = ("storage", "permission", "cache")
+T = TypeVar("T")
 SCHEMAS = {"storage": storage.SCHEMA, "permission": permission.SCHEMA, "cache": cache.SCHEMA}
 
 
@@ -50,6 +52,16 @@ class Backends:
     def engine(self) -> Engine:
         (engine,) = self.config.registry.sql_engines.values()
         return engine
+
+
+def run_in_thread(function: Callable[[], T]) -> T:
+    """``function()`` run in a thread of its own, hence in a transaction of its own."""
+    results: list[T] = []
+    thread = threading.Thread(target=lambda: results.append(function()))
+    thread.start()
+    thread.join(30)
+    (result,) = results
+    return result
 
 
 def installed(engine: Engine, schema: Schema) -> int:
@@ -214,6 +226,78 @@ class SQLBackendsContract:
         assert backends.permission.get_object_permissions("/p/r/x") == {}
         assert backends.cache.get("token") == ""
         assert backends.storage.all_resources_timestamps("r") == {}
+
+    # Prefetched reads and deferred writes (kinto_clone.core.prefetch).
+
+    def test_prefetch_reads_what_separate_calls_read(self, backends):
+        store, perms = backends.storage, backends.permission
+        created = store.create("r", "/p", {"n": 1})
+        perms.add_principal_to_ace("/p/r/x", "read", "group:g")
+        perms.add_user_principal("alice", "group:g")
+        plan = ReadPlan(
+            user_id="alice",
+            ace_object_ids=["/p/r/x", "/p"],
+            object_keys=[("r", "/p", created["id"]), ("r", "/p", "missing")],
+            list_timestamp=("r", "/p"),
+        )
+        prefetcher = store.prefetcher(perms)
+        with transaction.atomic():
+            prefetcher(plan)
+            prefetched = (
+                perms.get_user_principals("alice"),
+                perms.get_object_permissions("/p/r/x"),
+                perms.get_object_permissions("/p"),
+                store.get_by_keys(plan.object_keys),
+                store.resource_timestamp("r", "/p"),
+            )
+        separate = (
+            perms.get_user_principals("alice"),
+            perms.get_object_permissions("/p/r/x"),
+            perms.get_object_permissions("/p"),
+            store.get_by_keys(plan.object_keys),
+            store.resource_timestamp("r", "/p"),
+        )
+        assert prefetched == separate
+        assert prefetched[0] == {"group:g"}
+        assert prefetched[3] == {("r", "/p", created["id"]): created}
+
+    def test_a_write_lock_rereads_what_was_prefetched_before_it(self, backends):
+        store = backends.storage
+        created = store.create("r", "/p", {"n": 1})
+        key = ("r", "/p", created["id"])
+        prefetcher = store.prefetcher(backends.permission)
+        with transaction.atomic():
+            prefetcher(ReadPlan(object_keys=[key]))
+            assert store.get("r", "/p", created["id"])["n"] == 1
+            # Another request commits a new version meanwhile.
+            updated = run_in_thread(lambda: store.update("r", "/p", created["id"], {"n": 2}))
+            store.lock_for_write("r", "/p")
+            assert store.get("r", "/p", created["id"]) == updated
+
+    def test_deferred_writes_are_seen_then_committed(self, backends):
+        perms = backends.permission
+        prefetcher = backends.storage.prefetcher(perms)
+        with transaction.atomic():
+            prefetcher(ReadPlan(ace_object_ids=["/p/r/x"]))  # Known: no ACE yet.
+            perms.add_principal_to_ace("/p/r/x", "write", "alice")
+            # A query not answered by the memo sees the deferred insert.
+            assert perms.get_accessible_objects(["alice"]) == {"/p/r/x": {"write"}}
+            perms.add_principal_to_ace("/p/r/y", "write", "alice")
+        with transaction.atomic():
+            assert perms.get_accessible_objects(["alice"]) == {
+                "/p/r/x": {"write"},
+                "/p/r/y": {"write"},
+            }
+
+    def test_deferred_writes_are_dropped_by_a_rollback(self, backends):
+        perms = backends.permission
+        prefetcher = backends.storage.prefetcher(perms)
+        with pytest.raises(Boom), transaction.atomic():
+            prefetcher(ReadPlan(ace_object_ids=["/p/r/x"]))
+            perms.add_principal_to_ace("/p/r/x", "write", "alice")
+            raise Boom
+        assert perms.get_object_permissions("/p/r/x") == {}
+        assert perms.get_accessible_objects(["alice"]) == {}
 
     # Settings.
 
