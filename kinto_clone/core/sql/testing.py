@@ -241,22 +241,20 @@ class SQLBackendsContract:
             list_timestamp=("r", "/p"),
         )
         prefetcher = store.prefetcher(perms)
-        with transaction.atomic():
-            prefetcher(plan)
-            prefetched = (
+
+        def read() -> tuple:
+            return (
                 perms.get_user_principals("alice"),
                 perms.get_object_permissions("/p/r/x"),
                 perms.get_object_permissions("/p"),
                 store.get_by_keys(plan.object_keys),
                 store.resource_timestamp("r", "/p"),
             )
-        separate = (
-            perms.get_user_principals("alice"),
-            perms.get_object_permissions("/p/r/x"),
-            perms.get_object_permissions("/p"),
-            store.get_by_keys(plan.object_keys),
-            store.resource_timestamp("r", "/p"),
-        )
+
+        with transaction.atomic():
+            prefetcher(plan)
+            prefetched = read()
+        separate = read()
         assert prefetched == separate
         assert prefetched[0] == {"group:g"}
         assert prefetched[3] == {("r", "/p", created["id"]): created}
