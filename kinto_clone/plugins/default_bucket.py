@@ -21,6 +21,7 @@ from pyramid.response import Response
 from kinto_clone.core.authentication import hmac_digest
 from kinto_clone.core.errors import raise_invalid
 from kinto_clone.core.events import ACTIONS, notify_resource_event
+from kinto_clone.core.prefetch import ReadPlan, prefetch
 from kinto_clone.core.resource.model import Model
 from kinto_clone.core.storage import ObjectNotFoundError, UnicityError
 
@@ -110,13 +111,21 @@ def default_bucket(request: Request) -> Response:
     bucket_uri = f"/buckets/{bucket_id}"
     subpath = request.matchdict.get("subpath", "")
     is_bucket_put = request.method == "PUT" and not subpath
-    if not is_bucket_put:
-        _create_if_missing(request, "bucket", "", "/buckets", bucket_id, {})
     parts = subpath.strip("/").split("/")
+    collection_id = None
     if len(parts) >= 2 and parts[0] == "collections" and parts[1]:
         generator = request.registry.id_generators.for_type("collection")
         if not generator.match(parts[1]):
             raise_invalid(request, location="path", description="Invalid collection id")
+        collection_id = parts[1]
+    # The user's groups and both objects to create if missing, in one statement.
+    keys = [("bucket", "", bucket_id)]
+    if collection_id is not None:
+        keys.append(("collection", bucket_uri, collection_id))
+    prefetch(request, ReadPlan(user_id=request.prefixed_userid, object_keys=keys))
+    if not is_bucket_put:
+        _create_if_missing(request, "bucket", "", "/buckets", bucket_id, {})
+    if collection_id is not None:
         is_collection_put = request.method == "PUT" and len(parts) == 2
         if not is_collection_put:
             _create_if_missing(
@@ -124,7 +133,7 @@ def default_bucket(request: Request) -> Response:
                 "collection",
                 bucket_uri,
                 f"{bucket_uri}/collections",
-                parts[1],
+                collection_id,
                 {"bucket_id": bucket_id},
             )
     prefix = f"/{request.registry.route_prefix}"

@@ -47,6 +47,8 @@ BUDGETS: dict[str, dict[str, tuple[int, tuple[str, ...]]]] = {
         "delete": (4, WRITE_TRANSACTION),
         # three creations in one transaction, the checks shared, one NOTIFY
         "batch": (7, WRITE_TRANSACTION),
+        # principals, the bucket and the collection (existing); then as "create"
+        "default_bucket_create": (4, WRITE_TRANSACTION),
     },
     "sqlite": {
         "read": (1, NO_TRANSACTION),
@@ -59,8 +61,11 @@ BUDGETS: dict[str, dict[str, tuple[int, tuple[str, ...]]]] = {
         "update": (5, WRITE_TRANSACTION),
         "delete": (6, WRITE_TRANSACTION),
         "batch": (14, WRITE_TRANSACTION),
+        "default_bucket_create": (7, WRITE_TRANSACTION),
     },
 }
+
+DEFAULT_RECORDS = "/v1/buckets/default/collections/tasks/records"
 
 REQUESTS: dict[str, Callable[[webtest.TestApp], object]] = {
     "read": lambda app: app.get(f"{RECORDS}/r", headers=ALICE),
@@ -68,6 +73,9 @@ REQUESTS: dict[str, Callable[[webtest.TestApp], object]] = {
     "create": lambda app: app.post_json(RECORDS, {"data": {"n": 1}}, headers=ALICE, status=201),
     "update": lambda app: app.patch_json(f"{RECORDS}/r", {"data": {"n": 2}}, headers=ALICE),
     "delete": lambda app: app.delete(f"{RECORDS}/other", headers=ALICE),
+    "default_bucket_create": lambda app: app.post_json(
+        DEFAULT_RECORDS, {"data": {"n": 1}}, headers=ALICE, status=201
+    ),
     "batch": lambda app: app.post_json(
         "/v1/batch",
         {
@@ -83,12 +91,14 @@ REQUESTS: dict[str, Callable[[webtest.TestApp], object]] = {
 
 @pytest.fixture
 def tree(make_app: MakeApp) -> webtest.TestApp:
-    """Alice's collection ``c`` holding records ``r`` and ``other``."""
+    """Alice's collection ``c`` holding records ``r`` and ``other``, and her
+    default bucket's collection ``tasks``."""
     app = make_app()
     app.put_json("/v1/buckets/b", {}, headers=ALICE)
     app.put_json("/v1/buckets/b/collections/c", {}, headers=ALICE)
     app.put_json(f"{RECORDS}/r", {"data": {"n": 0}}, headers=ALICE)
     app.put_json(f"{RECORDS}/other", {"data": {"n": 0}}, headers=ALICE)
+    app.post_json(DEFAULT_RECORDS, {"data": {"n": 0}}, headers=ALICE, status=201)
     return app
 
 
@@ -126,3 +136,20 @@ def test_statements_outside_sqlalchemy_are_counted(tree: webtest.TestApp, sent: 
         cursor.close()
         connection.execute(sa.text("SELECT 2"))
     assert [statement.strip() for statement in sent.statements] == ["SELECT 1", "SELECT 2"]
+
+
+@pytest.mark.parametrize("app_backend", ["postgresql"], indirect=True)
+@pytest.mark.parametrize("enabled", ["true", "false"])
+@pytest.mark.postgresql
+def test_prepared_statements_can_be_turned_off(
+    make_app: MakeApp, app_backend: object, enabled: str
+) -> None:
+    """Behind a proxy pooling connections per transaction (PgBouncer), the
+    statements of one request may run on different connections."""
+    app = make_app(**{"kinto.postgresql_prepared_statements": enabled})
+    app.put_json("/v1/buckets/b", {}, headers=ALICE)
+    with record(app.app.registry.sql_engines.values()) as sent:
+        app.get("/v1/buckets/b", headers=ALICE)
+        app.get("/v1/buckets/b", headers=ALICE)
+    executed = [statement for statement in sent.statements if "EXECUTE kinto_clone_" in statement]
+    assert len(executed) == (2 if enabled == "true" else 0)

@@ -35,6 +35,7 @@ from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.elements import ColumnElement
 
+from kinto_clone.core.sql import prepared
 from kinto_clone.core.sql.fields import (
     PostgreSQLFields,
     SQLiteFields,
@@ -54,12 +55,14 @@ CONNECT_TIMEOUT_SECONDS = 10
 
 @dataclass(frozen=True)
 class PoolSettings:
-    """Connection pool options, from ``kinto.<kind>_pool_*`` settings."""
+    """Connection pool options, from ``kinto.<kind>_pool_*`` settings, and
+    whether PostgreSQL statements are prepared (:mod:`.prepared`)."""
 
     size: int = 10
     max_overflow: int = 5
     timeout: float = 30
     recycle: int = -1
+    prepared_statements: bool = True
 
 
 class Dialect:
@@ -173,6 +176,7 @@ class PostgreSQLDialect(Dialect):
             executemany_mode="values_plus_batch",
             json_serializer=dump_document,
             connect_args=connect_args,
+            execution_options={prepared.EXECUTION_OPTION: pool.prepared_statements},
         )
 
     def check_server(self, engine: Engine) -> None:

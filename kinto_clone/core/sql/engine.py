@@ -9,6 +9,8 @@ two applications in one process (tests) do not share pools.
 Pool options are read from ``kinto.<kind>_pool_size`` (default 10),
 ``_max_overflow`` (5), ``_pool_timeout`` (30 seconds) and ``_pool_recycle`` (-1,
 never); when several backends share a URL, the first one loaded sets them.
+``kinto.postgresql_prepared_statements`` (default true) is read here too
+(:mod:`.prepared`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 from pyramid.config import Configurator
 from pyramid.exceptions import ConfigurationError
+from pyramid.settings import asbool
 from sqlalchemy.engine import Engine
 
 from kinto_clone.core.sql.dialects import Dialect, PoolSettings
@@ -43,6 +46,7 @@ def pool_settings(settings: dict[str, Any], kind: str) -> PoolSettings:
         max_overflow=read("max_overflow", defaults.max_overflow, int),
         timeout=read("pool_timeout", defaults.timeout, float),
         recycle=read("pool_recycle", defaults.recycle, int),
+        prepared_statements=asbool(settings.get("postgresql_prepared_statements", True)),
     )
 
 

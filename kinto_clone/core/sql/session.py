@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection, CursorResult, Engine
 from sqlalchemy.sql.expression import Executable
 
 from kinto_clone.core import transaction
+from kinto_clone.core.sql import prepared
 from kinto_clone.core.sql.dialects import Dialect
 from kinto_clone.core.storage import BackendError, IntegrityError
 
@@ -88,6 +89,7 @@ class SQLParticipant:
         self._deferred_writes: list[tuple[str, dict[str, Any]]] = []
         self._locked: set[str] = set()
         self._closed = False
+        self._prepares = bool(engine.get_execution_options().get(prepared.EXECUTION_OPTION))
         self.memo: dict[str, Any] = {}
 
     def holds(self, name: str) -> bool:
@@ -119,19 +121,33 @@ class SQLParticipant:
         if not self._dialect.driver_adapts_sequences:
             result = self.execute(statement, parameters)
             return result.all() if result.returns_rows else []
-        sql, sequences = native_sql(statement, self.connection)
+        sql, sequences, types = native_sql(statement, self.connection)
         for name in sequences:
             parameters = {**parameters, name: _as_tuples(parameters[name])}
         # Outside a transaction, or opening one, nothing could be lost by a retry.
         retry = not self._begun or self._pending_begin
+        prefix_sql, prefix_parameters = "", {}
         if self._pending_begin or self._pending_locks or self._deferred_writes:
             prefix_sql, prefix_parameters = self._take_pending()
-            sql = prefix_sql + sql
-            parameters = {**prefix_parameters, **parameters}
-        run = partial(self._fetch_on_cursor, sql, parameters)
+
+        def run() -> list[tuple[Any, ...]]:
+            # Decided per attempt: a retry runs on a new connection.
+            statement_sql, statement_parameters, preparing = sql, parameters, False
+            if self._prepares:
+                statement_sql, statement_parameters, preparing = prepared.prepared_statement(
+                    self.connection, sql, sequences, types, parameters
+                )
+            return self._fetch_on_cursor(
+                prefix_sql + statement_sql,
+                {**prefix_parameters, **statement_parameters},
+                preparing,
+            )
+
         return self._retried(run) if retry else run()
 
-    def _fetch_on_cursor(self, sql: str, parameters: dict[str, Any]) -> list[tuple[Any, ...]]:
+    def _fetch_on_cursor(
+        self, sql: str, parameters: dict[str, Any], preparing: bool = False
+    ) -> list[tuple[Any, ...]]:
         connection = self.connection
         cursor = connection.connection.cursor()
         try:
@@ -139,6 +155,8 @@ class SQLParticipant:
             rows: list[tuple[Any, ...]] = cursor.fetchall() if cursor.description else []
             return rows
         except connection.dialect.loaded_dbapi.Error as error:
+            if preparing:
+                prepared.forget(connection)
             raise _driver_error(connection, cursor, error, sql, parameters) from error
         finally:
             with contextlib.suppress(Exception):
@@ -183,7 +201,7 @@ class SQLParticipant:
             self.writer()
             self.execute(statement, parameters)
             return
-        sql, sequences = native_sql(statement, self.connection)
+        sql, sequences, _ = native_sql(statement, self.connection)
         suffix = f"_w{len(self._deferred_writes)}"
         renamed = {
             name + suffix: _as_tuples(value) if name in sequences else value
@@ -295,23 +313,32 @@ _PARAMETER = re.compile(r"%\((\w+)\)s")
 _EXPANDING = re.compile(r"\(__\[POSTCOMPILE_(\w+)\]\)")
 
 
-def native_sql(statement: Executable, connection: Connection) -> tuple[str, tuple[str, ...]]:
+def native_sql(
+    statement: Executable, connection: Connection
+) -> tuple[str, tuple[str, ...], dict[str, str]]:
     """The SQL text of a statement built once (a module or instance constant),
-    compiled once per database dialect, and the names of its ``IN`` lists."""
-    cache = _driver_sql.setdefault(connection.dialect.name, {})
+    compiled once per database dialect, the names of its ``IN`` lists, and the
+    SQL types of its parameters (those SQLAlchemy knows)."""
+    dialect = connection.dialect
+    cache = _driver_sql.setdefault(dialect.name, {})
     found = cache.get(statement)
     if found is None:
-        compiled = statement.compile(dialect=connection.dialect)
+        compiled = statement.compile(dialect=dialect)
         embedded = [key for key, bind in compiled.binds.items() if bind.value is not None]
         if embedded:
             raise ValueError(f"values embedded in a prepared statement: {embedded}")
         sql = str(compiled)
         sequences = tuple(_EXPANDING.findall(sql))
-        found = cache[statement] = (_EXPANDING.sub(r"%(\1)s", sql), sequences)
+        types = {}
+        for bind in compiled.binds.values():
+            # Types SQLAlchemy cannot write (tuples, none) are left to the server.
+            with contextlib.suppress(sa.exc.CompileError, AttributeError):
+                types[compiled.bind_names[bind]] = bind.type.compile(dialect=dialect)
+        found = cache[statement] = (_EXPANDING.sub(r"%(\1)s", sql), sequences, types)
     return found
 
 
-_driver_sql: dict[str, dict[Executable, tuple[str, tuple[str, ...]]]] = {}
+_driver_sql: dict[str, dict[Executable, tuple[str, tuple[str, ...], dict[str, str]]]] = {}
 
 
 def _as_tuples(values: Iterable[Any]) -> tuple[Any, ...]:
