@@ -148,8 +148,13 @@ def test_prepared_statements_can_be_turned_off(
     statements of one request may run on different connections."""
     app = make_app(**{"kinto.postgresql_prepared_statements": enabled})
     app.put_json("/v1/buckets/b", {}, headers=ALICE)
+    app.put_json("/v1/buckets/b/collections/c", {}, headers=ALICE)
+    # A read, and a page built per request with its filter values.
+    paths = ["/v1/buckets/b", "/v1/buckets/b/collections?has_x=false&_sort=-y"]
+    for path in paths:
+        app.get(path, headers=ALICE)  # Prepared on first use.
     with record(app.app.registry.sql_engines.values()) as sent:
-        app.get("/v1/buckets/b", headers=ALICE)
-        app.get("/v1/buckets/b", headers=ALICE)
-    executed = [statement for statement in sent.statements if "EXECUTE kinto_clone_" in statement]
-    assert len(executed) == (2 if enabled == "true" else 0)
+        for path in paths:
+            app.get(path, headers=ALICE)
+    executed = [statement.startswith("EXECUTE kinto_clone_") for statement in sent.statements]
+    assert executed == [enabled == "true"] * 3

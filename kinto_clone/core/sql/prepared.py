@@ -112,12 +112,15 @@ def prepared_statement(
     connection: Connection,
     sql: str,
     sequences: tuple[str, ...],
-    types: dict[str, str],
+    types: dict[str, str] | None,
     parameters: dict[str, Any],
 ) -> tuple[str, dict[str, Any], bool]:
     """The SQL running ``sql`` as a prepared statement on ``connection``, its
-    parameters, and whether it prepares something (see :func:`forget`)."""
-    if any(not parameters[name] for name in sequences):
+    parameters, and whether it prepares something (see :func:`forget`).
+
+    ``types`` are the SQL types of the parameters, where known; ``None``: the
+    statement is not to be prepared (sent as text)."""
+    if types is None or any(not parameters[name] for name in sequences):
         return sql, parameters, False  # ``IN ()``: nothing worth preparing.
     if sum(len(parameters[name]) for name in sequences) > MAX_LISTED_VALUES:
         return sql, parameters, False

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, CursorResult, Engine
 from sqlalchemy.sql.expression import Executable
+from sqlalchemy.util import LRUCache
 
 from kinto_clone.core import transaction
 from kinto_clone.core.sql import prepared
@@ -122,6 +123,32 @@ class SQLParticipant:
             result = self.execute(statement, parameters)
             return result.all() if result.returns_rows else []
         sql, sequences, types = native_sql(statement, self.connection)
+        return self._fetch_native(sql, sequences, types, parameters)
+
+    def fetch_built(self, statement: Executable) -> Sequence[Sequence[Any]]:
+        """:meth:`fetch` for a statement built per call, its values written in
+        it (a list page and its filters).
+
+        SQLAlchemy's compiled cache gives the SQL of its shape and the values;
+        the statement then runs as :meth:`fetch` runs, prepared where its
+        parameters have plain types (text, numbers).  Statements whose
+        parameters SQLAlchemy would convert run through SQLAlchemy.
+        """
+        if not self._dialect.driver_adapts_sequences:
+            return self.execute(statement).all()
+        found = compiled_native_sql(statement, self.connection)
+        if found is None:
+            return self.execute(statement).all()
+        sql, sequences, types, parameters = found
+        return self._fetch_native(sql, sequences, types, parameters)
+
+    def _fetch_native(
+        self,
+        sql: str,
+        sequences: tuple[str, ...],
+        types: dict[str, str] | None,
+        parameters: dict[str, Any],
+    ) -> list[tuple[Any, ...]]:
         for name in sequences:
             parameters = {**parameters, name: _as_tuples(parameters[name])}
         # Outside a transaction, or opening one, nothing could be lost by a retry.
@@ -339,6 +366,56 @@ def native_sql(
 
 
 _driver_sql: dict[str, dict[Executable, tuple[str, tuple[str, ...], dict[str, str]]]] = {}
+
+# Parameter types a prepared statement may declare for values SQLAlchemy would
+# send as they are (others: the statement is sent as text).
+_PLAIN_TYPES = frozenset({"TEXT", "VARCHAR", "INTEGER", "BIGINT", "SMALLINT", "BOOLEAN"})
+MAX_COMPILED_SHAPES = 500
+_compiled_caches: dict[str, LRUCache] = {}
+_compiled_sql: dict[str, tuple[str, tuple[str, ...], dict[str, str] | None]] = {}
+
+
+def compiled_native_sql(
+    statement: Executable, connection: Connection
+) -> tuple[str, tuple[str, ...], dict[str, str] | None, dict[str, Any]] | None:
+    """:func:`native_sql` of a statement built per call, with its values, or
+    ``None`` when SQLAlchemy would convert some of them (bind processors).
+
+    The types are ``None`` when some parameter is not of a plain type.
+    """
+    dialect = connection.dialect
+    cache = _compiled_caches.get(dialect.name)
+    if cache is None:
+        cache = _compiled_caches.setdefault(dialect.name, LRUCache(MAX_COMPILED_SHAPES))
+    compiled, extracted = statement._compile_w_cache(  # type: ignore[attr-defined]
+        dialect,
+        compiled_cache=cache,
+        column_keys=[],
+        for_executemany=False,
+        schema_translate_map=None,
+    )[:2]
+    if compiled._bind_processors:
+        return None
+    parameters = compiled.construct_params(extracted_parameters=extracted, escape_names=False)
+    text = compiled.string
+    found = _compiled_sql.get(text)
+    if found is None:
+        types: dict[str, str] | None = {}
+        for bind, name in compiled.bind_names.items():
+            try:
+                # A column's collation is not the parameter's.
+                declared = bind.type.compile(dialect=dialect).split(" COLLATE ")[0]
+            except (sa.exc.CompileError, AttributeError):
+                declared = ""
+            if declared not in _PLAIN_TYPES:
+                types = None
+                break
+            types[name] = declared
+        sequences = tuple(_EXPANDING.findall(text))
+        found = (_EXPANDING.sub(r"%(\1)s", text), sequences, types)
+        if len(_compiled_sql) < MAX_COMPILED_SHAPES:
+            _compiled_sql[text] = found
+    return (*found, parameters)
 
 
 def _as_tuples(values: Iterable[Any]) -> tuple[Any, ...]:

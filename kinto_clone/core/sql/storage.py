@@ -361,7 +361,7 @@ class SQLStorage(StorageBase):
             .limit(cap)
         )
         with self._session() as participant:
-            rows = participant.execute(query).all()
+            rows = participant.fetch_built(query)
         # Rows unpacked as tuples: a page is up to thousands of rows, and
         # attribute access on them costs more than building the objects.
         return [
