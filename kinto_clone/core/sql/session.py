@@ -305,7 +305,7 @@ class SQLParticipant:
             with translate_errors():
                 if self._deferred_writes:
                     sql, parameters = self._take_pending()
-                    self.connection.exec_driver_sql(sql + "COMMIT", parameters)
+                    self._fetch_on_cursor(sql + "COMMIT", parameters)
                     self.connection.commit()
                 else:
                     self._dialect.commit(self.connection, self._begun)
