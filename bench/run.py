@@ -36,6 +36,7 @@ import json
 import math
 import os
 import platform
+import re
 import resource
 import shutil
 import signal
@@ -72,7 +73,10 @@ PROJECT_VENV = REPO_DIR / ".venv"
 
 HOST = "127.0.0.1"
 PG_DSN = "postgresql://postgres@127.0.0.1:5432/{db}"
-PG_DATABASES = {"kinto": "bench_kinto", "clone": "bench_clone"}
+# Named after the checkout: two worktrees benchmarking on one PostgreSQL would
+# otherwise drop each other's databases mid-run (``dropdb --force``).
+CHECKOUT = re.sub(r"[^a-z0-9]+", "_", REPO_DIR.name.lower()).strip("_")[:40] or "repo"
+PG_DATABASES = {"kinto": f"bench_kinto_{CHECKOUT}", "clone": f"bench_clone_{CHECKOUT}"}
 
 SERVER_CPU = "0"
 CLIENT_CPU = "1"
