@@ -968,25 +968,40 @@ class CpuSplit:
     other: float
     idle: float
     steal: float
+    # The server's processes, busiest first: a workers column shows how evenly
+    # its workers share the load (the supervisor is the last, near 0).
+    server_processes: tuple[float, ...] = ()
 
     def describe(self) -> str:
+        each = " + ".join(f"{cores:.2f}" for cores in self.server_processes)
+        each = f" ({each})" if len(self.server_processes) > 1 else ""
         return (
-            f"server {self.server:.2f}, wrk {self.wrk:.2f}, PostgreSQL {self.postgresql:.2f}, "
-            f"other {self.other:.2f}, idle {self.idle:.2f}, steal {self.steal:.2f}"
+            f"server {self.server:.2f}{each}, wrk {self.wrk:.2f}, "
+            f"PostgreSQL {self.postgresql:.2f}, other {self.other:.2f}, "
+            f"idle {self.idle:.2f}, steal {self.steal:.2f}"
         )
+
+
+def _serves_this_bench(cmdline: Path) -> bool:
+    """A PostgreSQL process working for this run: a backend connected to one of its
+    databases, or a background process (WAL writer, checkpointer...).  Backends of
+    other databases (other people's tests and benches) count as ``other``."""
+    title = cmdline.read_bytes().decode(errors="replace")
+    connected = "127.0.0.1(" in title or "[local]" in title or "::1(" in title
+    return not connected or any(f" {db} " in title for db in PG_DATABASES.values())
 
 
 @dataclass(frozen=True)
 class CpuTicks:
-    """Clock ticks so far: the machine's (/proc/stat), the server's process group
-    and PostgreSQL's processes (/proc/<pid>/stat), reaped children (wrk)."""
+    """Clock ticks so far: the machine's (/proc/stat), each process of the server's
+    process group and of PostgreSQL (/proc/<pid>/stat), reaped children (wrk)."""
 
     at: float
     busy: int
     idle: int
     steal: int
-    server: int
-    postgresql: int
+    server: dict[int, int]
+    postgresql: dict[int, int]
     children_seconds: float
 
     @classmethod
@@ -995,7 +1010,8 @@ class CpuTicks:
         user, nice, system, idle, iowait, irq, softirq, steal = (
             int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]
         )
-        server = postgresql = 0
+        server: dict[int, int] = {}
+        postgresql: dict[int, int] = {}
         for stat in Path("/proc").glob("[0-9]*/stat"):
             with contextlib.suppress(OSError, ValueError, IndexError):
                 text = stat.read_text()
@@ -1004,9 +1020,9 @@ class CpuTicks:
                 # Fields 5 (process group), 14 and 15 (user and system ticks).
                 ticks = int(after_name[11]) + int(after_name[12])
                 if int(after_name[2]) == server_group:
-                    server += ticks
-                elif name == "postgres":
-                    postgresql += ticks
+                    server[int(stat.parent.name)] = ticks
+                elif name == "postgres" and _serves_this_bench(stat.parent / "cmdline"):
+                    postgresql[int(stat.parent.name)] = ticks
         usage = resource.getrusage(resource.RUSAGE_CHILDREN)
         return cls(
             at=time.monotonic(),
@@ -1019,11 +1035,20 @@ class CpuTicks:
         )
 
     def split_since(self, start: CpuTicks) -> CpuSplit:
-        """Cores used between ``start`` and this reading (wrk: the children reaped)."""
+        """Cores used between ``start`` and this reading (wrk: the children reaped).
+
+        Per process, so that one that exited meanwhile (a PostgreSQL backend)
+        does not subtract its whole life; what it used before exiting is lost.
+        """
         seconds = max(self.at - start.at, 1e-3)
         per_tick = 1 / (os.sysconf("SC_CLK_TCK") * seconds)
-        server = (self.server - start.server) * per_tick
-        postgresql = (self.postgresql - start.postgresql) * per_tick
+
+        def used(now: dict[int, int], before: dict[int, int]) -> list[float]:
+            return [(ticks - before.get(pid, 0)) * per_tick for pid, ticks in now.items()]
+
+        server_processes = sorted(used(self.server, start.server), reverse=True)
+        server = sum(server_processes)
+        postgresql = sum(used(self.postgresql, start.postgresql))
         wrk = (self.children_seconds - start.children_seconds) / seconds
         busy = (self.busy - start.busy) * per_tick
         return CpuSplit(
@@ -1033,6 +1058,7 @@ class CpuTicks:
             other=max(0.0, busy - server - postgresql - wrk),
             idle=(self.idle - start.idle) * per_tick,
             steal=(self.steal - start.steal) * per_tick,
+            server_processes=tuple(server_processes),
         )
 
 
@@ -1124,8 +1150,11 @@ def median_cpu(splits: Sequence[CpuSplit]) -> CpuSplit | None:
     """Each field's median over rounds (so the fields need not add up)."""
     if not splits:
         return None
-    names = [f.name for f in fields(CpuSplit)]
-    return CpuSplit(**{n: statistics.median(getattr(c, n) for c in splits) for n in names})
+    names = [f.name for f in fields(CpuSplit) if f.name != "server_processes"]
+    medians = {n: statistics.median(getattr(c, n) for c in splits) for n in names}
+    # Per process: the round whose server total is the median.
+    middle = sorted(splits, key=lambda c: c.server)[len(splits) // 2]
+    return CpuSplit(**medians, server_processes=middle.server_processes)
 
 
 def measure_one(
