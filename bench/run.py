@@ -6,8 +6,13 @@ Why it is built this way:
   the numbers comes from the code, not from settings.  Only the PostgreSQL
   database differs, given to each server by the ``KINTO_*_URL`` environment
   variables that both honour.
-* Every server is pinned to CPU 0 and ``wrk`` to CPU 1 (``taskset``): on a shared
-  2-core machine this keeps the load generator from stealing the server's core.
+* Every one-process server is pinned to CPU 0 and ``wrk`` to CPU 1 (``taskset``):
+  on a shared 2-core machine this keeps the load generator from stealing the
+  server's core.  The ``--workers 2`` columns (PostgreSQL, SQLite) may run on both
+  CPUs, as a deployment would: they share CPU 1 with ``wrk`` (and, like every
+  column, with PostgreSQL), so their ratio to one process is what two processes
+  gain on this machine, not what two free cores would give.  They serve the
+  database of their one-process sibling, seeded once, so both read the same data.
 * All servers run at once but only one is under load at a time; each round
   visits every workload and, per workload, the servers in alternating order
   (K C, then C K, ...), so slow drift of a noisy machine cancels out.  The
@@ -31,6 +36,8 @@ import json
 import math
 import os
 import platform
+import re
+import resource
 import shutil
 import signal
 import socket
@@ -42,7 +49,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -66,10 +73,16 @@ PROJECT_VENV = REPO_DIR / ".venv"
 
 HOST = "127.0.0.1"
 PG_DSN = "postgresql://postgres@127.0.0.1:5432/{db}"
-PG_DATABASES = {"kinto": "bench_kinto", "clone": "bench_clone"}
+# Named after the checkout: two worktrees benchmarking on one PostgreSQL would
+# otherwise drop each other's databases mid-run (``dropdb --force``).
+CHECKOUT = re.sub(r"[^a-z0-9]+", "_", REPO_DIR.name.lower()).strip("_")[:40] or "repo"
+PG_DATABASES = {"kinto": f"bench_kinto_{CHECKOUT}", "clone": f"bench_clone_{CHECKOUT}"}
 
 SERVER_CPU = "0"
 CLIENT_CPU = "1"
+# The --workers columns: every CPU, wrk's included (the machine has two).
+WORKERS_CPUS = "0,1"
+WORKERS = 2
 CONNECTIONS = 8
 WARMUP_SECONDS = 2
 WRK_TIMEOUT = "30s"
@@ -295,6 +308,10 @@ class Column:
     server: str  # "kinto" or "clone"
     backend: str
     label: str
+    # ``kinto start --workers N``; N > 1 serves the database of ``sibling``
+    # (the one-process column, started and seeded first) on every CPU.
+    workers: int = 1
+    sibling: str | None = None
 
 
 COLUMNS = {
@@ -305,6 +322,22 @@ COLUMNS = {
         Column("kinto-postgresql", "kinto", "postgresql", "Kinto PG"),
         Column("clone-postgresql", "clone", "postgresql", "ours PG"),
         Column("clone-sqlite", "clone", "sqlite", "ours SQLite"),
+        Column(
+            "clone-postgresql-workers",
+            "clone",
+            "postgresql",
+            f"ours PG {WORKERS} workers",
+            WORKERS,
+            "clone-postgresql",
+        ),
+        Column(
+            "clone-sqlite-workers",
+            "clone",
+            "sqlite",
+            f"ours SQLite {WORKERS} workers",
+            WORKERS,
+            "clone-sqlite",
+        ),
     )
 }
 
@@ -312,12 +345,19 @@ COLUMNS = {
 TABLES: dict[str, tuple[list[str], list[tuple[str, str]]]] = {
     "memory": (["kinto-memory", "clone-memory"], [("clone-memory", "kinto-memory")]),
     "postgresql": (
-        ["kinto-postgresql", "clone-postgresql"],
-        [("clone-postgresql", "kinto-postgresql")],
+        ["kinto-postgresql", "clone-postgresql", "clone-postgresql-workers"],
+        [
+            ("clone-postgresql", "kinto-postgresql"),
+            ("clone-postgresql-workers", "clone-postgresql"),
+        ],
     ),
     "sqlite": (
-        ["kinto-memory", "kinto-postgresql", "clone-sqlite"],
-        [("clone-sqlite", "kinto-memory"), ("clone-sqlite", "kinto-postgresql")],
+        ["kinto-memory", "kinto-postgresql", "clone-sqlite", "clone-sqlite-workers"],
+        [
+            ("clone-sqlite", "kinto-memory"),
+            ("clone-sqlite", "kinto-postgresql"),
+            ("clone-sqlite-workers", "clone-sqlite"),
+        ],
     ),
 }
 
@@ -528,13 +568,14 @@ def analyze_database(name: str) -> None:
 
 
 def start_column(column: Column, ini: Path, threads: int, metrics: bool = False) -> Running:
-    """Migrate if needed, start pinned to CPU 0 and wait until it answers."""
+    """Migrate if needed, start pinned (CPU 0, or every CPU for workers) and wait
+    until it answers.  A workers column finds its sibling's database ready."""
     log = WORK_DIR / f"{column.key}.log"
     log.write_text("")
     env = server_env(column, metrics)
-    if column.backend == "postgresql":
+    if column.backend == "postgresql" and column.sibling is None:
         recreate_database(PG_DATABASES[column.server])
-    if column.backend in {"postgresql", "sqlite"}:
+    if column.backend in {"postgresql", "sqlite"} and column.sibling is None:
         migrate = run_bounded(
             [*kinto_command(column.server), "migrate", "--ini", str(ini)], timeout=300, env=env
         )
@@ -544,7 +585,11 @@ def start_column(column: Column, ini: Path, threads: int, metrics: bool = False)
             raise BenchError(f"kinto migrate failed ({migrate.returncode}):\n{tail(log)}")
     port = free_port()
     argv = [*kinto_command(column.server), "start", "--ini", str(ini), "--port", str(port)]
-    proc = spawn(pinned(SERVER_CPU, argv), log=log, env=env)
+    cpus = SERVER_CPU
+    if column.workers > 1:
+        argv += ["--workers", str(column.workers)]
+        cpus = WORKERS_CPUS
+    proc = spawn(pinned(cpus, argv), log=log, env=env)
     running = Running(column, proc, port, log)
     try:
         wait_ready(proc, port, log)
@@ -912,6 +957,112 @@ def scale_workloads(sizes: Sequence[int]) -> dict[str, Workload]:
 
 
 @dataclass(frozen=True)
+class CpuSplit:
+    """Cores busy during one measured run, by whom: what limits a server that
+    shares two cores with ``wrk`` and PostgreSQL.  ``steal`` is time the
+    hypervisor gave to other machines."""
+
+    server: float
+    wrk: float
+    postgresql: float
+    other: float
+    idle: float
+    steal: float
+    # The server's processes, busiest first: a workers column shows how evenly
+    # its workers share the load (the supervisor is the last, near 0).
+    server_processes: tuple[float, ...] = ()
+
+    def describe(self) -> str:
+        each = " + ".join(f"{cores:.2f}" for cores in self.server_processes)
+        each = f" ({each})" if len(self.server_processes) > 1 else ""
+        return (
+            f"server {self.server:.2f}{each}, wrk {self.wrk:.2f}, "
+            f"PostgreSQL {self.postgresql:.2f}, other {self.other:.2f}, "
+            f"idle {self.idle:.2f}, steal {self.steal:.2f}"
+        )
+
+
+def _serves_this_bench(cmdline: Path) -> bool:
+    """A PostgreSQL process working for this run: a backend connected to one of its
+    databases, or a background process (WAL writer, checkpointer...).  Backends of
+    other databases (other people's tests and benches) count as ``other``."""
+    title = cmdline.read_bytes().decode(errors="replace")
+    connected = "127.0.0.1(" in title or "[local]" in title or "::1(" in title
+    return not connected or any(f" {db} " in title for db in PG_DATABASES.values())
+
+
+@dataclass(frozen=True)
+class CpuTicks:
+    """Clock ticks so far: the machine's (/proc/stat), each process of the server's
+    process group and of PostgreSQL (/proc/<pid>/stat), reaped children (wrk)."""
+
+    at: float
+    busy: int
+    idle: int
+    steal: int
+    server: dict[int, int]
+    postgresql: dict[int, int]
+    children_seconds: float
+
+    @classmethod
+    def now(cls, server_group: int) -> CpuTicks:
+        # user nice system idle iowait irq softirq steal
+        user, nice, system, idle, iowait, irq, softirq, steal = (
+            int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]
+        )
+        server: dict[int, int] = {}
+        postgresql: dict[int, int] = {}
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                text = stat.read_text()
+                name = text[text.index("(") + 1 : text.rindex(")")]
+                after_name = text[text.rindex(")") + 2 :].split()
+                # Fields 5 (process group), 14 and 15 (user and system ticks).
+                ticks = int(after_name[11]) + int(after_name[12])
+                if int(after_name[2]) == server_group:
+                    server[int(stat.parent.name)] = ticks
+                elif name == "postgres" and _serves_this_bench(stat.parent / "cmdline"):
+                    postgresql[int(stat.parent.name)] = ticks
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return cls(
+            at=time.monotonic(),
+            busy=user + nice + system + irq + softirq,
+            idle=idle + iowait,
+            steal=steal,
+            server=server,
+            postgresql=postgresql,
+            children_seconds=usage.ru_utime + usage.ru_stime,
+        )
+
+    def split_since(self, start: CpuTicks) -> CpuSplit:
+        """Cores used between ``start`` and this reading (wrk: the children reaped).
+
+        Per process, so that one that exited meanwhile (a PostgreSQL backend)
+        does not subtract its whole life; what it used before exiting is lost.
+        """
+        seconds = max(self.at - start.at, 1e-3)
+        per_tick = 1 / (os.sysconf("SC_CLK_TCK") * seconds)
+
+        def used(now: dict[int, int], before: dict[int, int]) -> list[float]:
+            return [(ticks - before.get(pid, 0)) * per_tick for pid, ticks in now.items()]
+
+        server_processes = sorted(used(self.server, start.server), reverse=True)
+        server = sum(server_processes)
+        postgresql = sum(used(self.postgresql, start.postgresql))
+        wrk = (self.children_seconds - start.children_seconds) / seconds
+        busy = (self.busy - start.busy) * per_tick
+        return CpuSplit(
+            server=server,
+            wrk=wrk,
+            postgresql=postgresql,
+            other=max(0.0, busy - server - postgresql - wrk),
+            idle=(self.idle - start.idle) * per_tick,
+            steal=(self.steal - start.steal) * per_tick,
+            server_processes=tuple(server_processes),
+        )
+
+
+@dataclass(frozen=True)
 class Measure:
     """One wrk run."""
 
@@ -919,17 +1070,24 @@ class Measure:
     p50_ms: float
     p99_ms: float
     errors: int
+    cpu: CpuSplit | None = None
 
 
-def wrk(port: int, request: Request, seconds: int) -> Measure:
-    """Run wrk on CPU 1 against ``request`` for ``seconds``; parse its JSON line."""
+def wrk(port: int, request: Request, seconds: int, server_group: int | None = None) -> Measure:
+    """Run wrk on CPU 1 against ``request`` for ``seconds``; parse its JSON line.
+
+    With ``server_group`` (Linux), the cores used meanwhile are measured too.
+    """
     env = dict(os.environ)
     env.update(request.env)
     env["WRK_AUTH"] = basic_auth(request.user)
     argv = ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency"]
     argv += ["--timeout", WRK_TIMEOUT, "-s", str(WRK_DIR / request.script)]
     argv.append(f"http://{HOST}:{port}{request.path}")
+    counting = server_group is not None and Path("/proc/stat").exists()
+    before = CpuTicks.now(server_group) if counting else None
     done = run_bounded(pinned(CLIENT_CPU, argv), timeout=seconds + 60, env=env)
+    cpu = CpuTicks.now(server_group).split_since(before) if before and server_group else None
     for line in done.stdout.splitlines():
         if line.startswith("WRK_JSON "):
             data = json.loads(line.removeprefix("WRK_JSON "))
@@ -942,6 +1100,7 @@ def wrk(port: int, request: Request, seconds: int) -> Measure:
                 p50_ms=data["p50_us"] / 1000,
                 p99_ms=data["p99_us"] / 1000,
                 errors=errors,
+                cpu=cpu,
             )
     raise BenchError(f"wrk printed no result (exit {done.returncode}):\n{done.stdout[-1500:]}")
 
@@ -983,7 +1142,19 @@ class Results:
             p50_ms=statistics.median(m.p50_ms for m in rounds),
             p99_ms=statistics.median(m.p99_ms for m in rounds),
             errors=sum(m.errors for m in rounds),
+            cpu=median_cpu([m.cpu for m in rounds if m.cpu is not None]),
         )
+
+
+def median_cpu(splits: Sequence[CpuSplit]) -> CpuSplit | None:
+    """Each field's median over rounds (so the fields need not add up)."""
+    if not splits:
+        return None
+    names = [f.name for f in fields(CpuSplit) if f.name != "server_processes"]
+    medians = {n: statistics.median(getattr(c, n) for c in splits) for n in names}
+    # Per process: the round whose server total is the median.
+    middle = sorted(splits, key=lambda c: c.server)[len(splits) // 2]
+    return CpuSplit(**medians, server_processes=middle.server_processes)
 
 
 def measure_one(
@@ -1008,15 +1179,16 @@ def measure_one(
         probe.close()
     try:
         wrk(running.port, request, WARMUP_SECONDS)
-        measure = wrk(running.port, request, duration)
+        measure = wrk(running.port, request, duration, server_group=running.proc.pid)
     finally:
         if workload.writes:
             reset_writes(running.port, running.fixture)
     results.add(key, workload.name, measure)
     flag = f"  ERRORS={measure.errors}" if measure.errors else ""
+    cores = f"\n        cores: {measure.cpu.describe()}" if measure.cpu else ""
     print(
         f"    r{round_no} {key:18} {workload.name:22} {measure.rps:8.1f} req/s  "
-        f"p50 {measure.p50_ms:7.2f} ms  p99 {measure.p99_ms:7.2f} ms{flag}",
+        f"p50 {measure.p50_ms:7.2f} ms  p99 {measure.p99_ms:7.2f} ms{flag}{cores}",
         flush=True,
     )
 
@@ -1193,7 +1365,8 @@ def header_lines(args: argparse.Namespace, started: dt.datetime) -> list[str]:
         f"- Kinto {KINTO_VERSION} (bench/.venv-kinto) vs kinto_clone (.venv); "
         f"Python {platform.python_version()}",
         f"- machine: {os.cpu_count()} CPUs ({cpu_model()}), {platform.system()} "
-        f"{platform.release()}; servers pinned to CPU {SERVER_CPU}, wrk to CPU {CLIENT_CPU}",
+        f"{platform.release()}; servers pinned to CPU {SERVER_CPU} ({WORKERS} workers: CPUs "
+        f"{WORKERS_CPUS}), wrk to CPU {CLIENT_CPU}; PostgreSQL unpinned",
         f"- wrk -t1 -c{CONNECTIONS} --latency; {WARMUP_SECONDS} s warm-up then {args.duration} s "
         f"measured; median of {args.rounds} round(s), server order alternating per round; "
         f"waitress threads = {args.threads}; Basic auth; logging at WARNING for both",
@@ -1205,8 +1378,9 @@ def header_lines(args: argparse.Namespace, started: dt.datetime) -> list[str]:
 
 
 def raw_rounds(results: Results, keys: Sequence[str], workloads: Sequence[str]) -> list[str]:
-    """Every round's req/s, so a reader can judge the noise behind each median."""
-    out = ["<details><summary>req/s of every round</summary>", ""]
+    """Every round's req/s, so a reader can judge the noise behind each median, and
+    the median cores used meanwhile by the server, wrk, PostgreSQL and the rest."""
+    out = ["<details><summary>req/s of every round, and cores used (medians)</summary>", ""]
     for key in keys:
         for workload in workloads:
             rounds = results.measures.get(key, {}).get(workload)
@@ -1216,6 +1390,9 @@ def raw_rounds(results: Results, keys: Sequence[str], workloads: Sequence[str]) 
                 )
                 name = COLUMNS[key].label if key in COLUMNS else key
                 out.append(f"- {name} {workload}: {values}")
+                cpu = median_cpu([m.cpu for m in rounds if m.cpu is not None])
+                if cpu is not None:
+                    out.append(f"  - cores: {cpu.describe()}")
     out += ["", "</details>", ""]
     return out
 
@@ -1340,10 +1517,20 @@ def execute(args: argparse.Namespace) -> int:
             print(f"[{key}] skipped: {skipped[key]}", flush=True)
             continue
         column = COLUMNS[key]
+        sibling = next((r for r in servers if r.column.key == column.sibling), None)
+        if column.sibling is not None and sibling is None:
+            skipped[key] = f"needs the data of {COLUMNS[column.sibling].label}, not started"
+            print(f"[{key}] skipped: {skipped[key]}", flush=True)
+            continue
         print(f"[{key}] starting ...", flush=True)
         running = None
         try:
             running = start_column(column, inis[column.backend], args.threads, args.metrics)
+            if sibling is not None:
+                # The same object: write workloads' resets update both.
+                running.fixture = sibling.fixture
+                servers.append(running)
+                continue
             begin = time.monotonic()
             threads = SEED_THREADS[column.backend]
             if args.scale:
@@ -1411,10 +1598,11 @@ def run_live(servers: Sequence[Running], args: argparse.Namespace) -> dict[str, 
     """The ``live`` workload on each running kinto_clone server, by backend."""
     lines: dict[str, list[str]] = {}
     for running in servers:
-        column = running.column
-        if column.server != "clone" or not running.alive() or running.fixture is None:
+        column, fixture = running.column, running.fixture
+        # Live changes are measured on one process, not on the workers columns.
+        one_process_of_ours = column.server == "clone" and column.workers == 1
+        if not one_process_of_ours or not running.alive() or fixture is None:
             continue
-        fixture = running.fixture
         print(f"[{column.key}] live ...", flush=True)
 
         def throughput(name: str, running: Running = running, fixture: Fixture = fixture) -> float:

@@ -17,6 +17,8 @@ from typing import Any
 from pyramid import httpexceptions
 from pyramid.request import Request
 
+from kinto_clone.core import json_encoding
+
 
 class ERRORS(IntEnum):
     """Kinto's ``errno`` values; clients switch on these numbers."""
@@ -69,7 +71,8 @@ def http_error(
         body["details"] = details
     response = httpexception
     response.errno = body["errno"]  # For the request summary log line.
-    response.body = json.dumps(body).encode("utf-8")
+    # Kinto sets ``response.json``: WebOb's compact standard-library encoding.
+    response.body = json.dumps(body, separators=(",", ":")).encode("utf-8")
     response.content_type = "application/json"
     return response
 
@@ -139,7 +142,8 @@ def send_alert(
     """Attach an ``Alert`` header (deprecations, end of service) to the response."""
     if url is None:
         url = request.registry.settings["project_docs"]
-    request.response.headers["Alert"] = json.dumps({"code": code, "message": message, "url": url})
+    alert = {"code": code, "message": message, "url": url}
+    request.response.headers["Alert"] = json_encoding.dumps(alert)
 
 
 def request_GET(request: Request) -> Any:

@@ -4,7 +4,8 @@ Cornice picks the response type among ``application/json`` and ``text/plain``
 by parsing both offers and the ``Accept`` header on every response.  Clients
 nearly always accept JSON outright (no header, ``*/*`` or ``application/json``);
 for them the answer is known in advance, and anything else still goes through
-Cornice's negotiation.
+Cornice's negotiation.  Both paths encode as Kinto does, with
+:mod:`kinto_clone.core.json_encoding` (orjson underneath).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from typing import Any
 
 from cornice.renderer import CorniceRenderer
 from pyramid.config import Configurator
+
+from kinto_clone.core.json_encoding import dumps, dumps_bytes
 
 JSON_CONTENT_TYPE = "application/json; charset=UTF-8"
 ACCEPTING_JSON = frozenset({None, "*/*", "application/json"})
@@ -28,10 +31,9 @@ class JSONRenderer(CorniceRenderer):
             response.content_type = None
             return b""
         response.headers["Content-Type"] = JSON_CONTENT_TYPE
-        body = self.serializer(value, default=self._make_default(request), **self.kw)
-        return body.encode("utf-8")
+        return dumps_bytes(value, default=self._make_default(request))
 
 
 def includeme(config: Configurator) -> None:
     """Replace Cornice's renderer under the name its services use."""
-    config.add_renderer("cornicejson", JSONRenderer())
+    config.add_renderer("cornicejson", JSONRenderer(serializer=dumps))

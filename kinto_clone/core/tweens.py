@@ -3,7 +3,6 @@ and the check every request passes before routing (a usable request line)."""
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 from collections.abc import Callable
@@ -15,7 +14,7 @@ from pyramid.registry import Registry
 from pyramid.request import Request
 from pyramid.response import Response
 
-from kinto_clone.core import transaction
+from kinto_clone.core import json_encoding, transaction
 from kinto_clone.core.errors import ERRORS, http_error, request_GET
 from kinto_clone.core.service import is_allowed_origin
 from kinto_clone.core.storage import BackendError, IntegrityError
@@ -187,7 +186,7 @@ def end_of_service_tween_factory(handler: Handler, registry: Registry) -> Handle
             )
         else:
             response = handler(request)
-        response.headers["Alert"] = json.dumps(alert)
+        response.headers["Alert"] = json_encoding.dumps(alert)
         return response
 
     return end_of_service_tween

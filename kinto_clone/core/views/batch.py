@@ -179,9 +179,10 @@ def _describe(response: Response, subrequest: Request) -> dict[str, Any]:
             body = response.json
         except ValueError:
             body = response.text
+    # Kinto's key order: clients may compare the rendered bytes.
     return {
-        "status": response.status_code,
         "path": _display_path(subrequest),
+        "status": response.status_code,
         "headers": dict(response.headers),
         "body": body,
     }
