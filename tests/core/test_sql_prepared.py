@@ -72,3 +72,13 @@ def test_long_lists_are_sent_as_text(connection: sa.Connection) -> None:
     wanted = [f"v{n}" for n in range(prepared.MAX_LISTED_VALUES + 1)] + ["a"]
     sent, rows = _run(connection, {"wanted": wanted, "unwanted": "z"})
     assert "PREPARE" not in sent and "EXECUTE" not in sent and rows == [("a",)]
+
+
+def test_a_connection_holding_too_many_starts_afresh(
+    connection: sa.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(prepared, "MAX_PREPARED_PER_CONNECTION", 1)
+    first, _ = _run(connection, {"wanted": ["a"], "unwanted": "z"})
+    second, rows = _run(connection, {"wanted": ["a", "b"], "unwanted": "z"})
+    assert first.startswith("PREPARE ") and second.startswith("DEALLOCATE ALL;PREPARE ")
+    assert rows == [("a",), ("b",)]

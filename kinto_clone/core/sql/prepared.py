@@ -22,8 +22,10 @@ mode) cannot keep prepared statements: ``kinto.postgresql_prepared_statements
 
 from __future__ import annotations
 
+import itertools
 import re
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -48,13 +50,18 @@ class PreparedForm(NamedTuple):
     of an ``IN`` list (``None`` for a plain parameter)."""
 
 
-# Every ``IN`` list length makes a statement of its own: long lists (the
-# permissions of a whole page) are sent as text, and the forms are bounded.
+# Every ``IN`` list length and every list query shape makes a statement of its
+# own: long lists (the permissions of a whole page) are sent as text, the forms
+# kept are the most recently used, and a connection holding too many prepared
+# statements drops them all and starts again.
 MAX_LISTED_VALUES = 32
-MAX_FORMS = 256
+MAX_FORMS = 512
+MAX_PREPARED_PER_CONNECTION = 256
 
-_forms: dict[tuple[Any, ...], PreparedForm] = {}
+_forms: OrderedDict[tuple[Any, ...], PreparedForm] = OrderedDict()
 _forms_lock = threading.Lock()
+# Names are never reused: a connection may still hold a form no longer kept here.
+_names = itertools.count()
 
 
 def _shape(value: Sequence[Any]) -> tuple[int | None, ...]:
@@ -63,10 +70,13 @@ def _shape(value: Sequence[Any]) -> tuple[int | None, ...]:
 
 def _form(
     sql: str, sequences: tuple[str, ...], types: dict[str, str], parameters: dict[str, Any]
-) -> PreparedForm | None:
+) -> PreparedForm:
     key = (sql, *(_shape(parameters[name]) for name in sequences))
     found = _forms.get(key)
-    if found is not None or len(_forms) >= MAX_FORMS:
+    if found is not None:
+        with _forms_lock:
+            if key in _forms:
+                _forms.move_to_end(key)
         return found
     sources: list[tuple[str, int | None, int | None]] = []
     declared: list[str] = []
@@ -96,8 +106,8 @@ def _form(
     positional = _PARAMETER.sub(replace, sql)
     with _forms_lock:
         found = _forms.get(key)
-        if found is None and len(_forms) < MAX_FORMS:
-            name = f"kinto_clone_{len(_forms)}"
+        if found is None:
+            name = f"kinto_clone_{next(_names)}"
             arguments = ", ".join(f"%(_a{n})s" for n in range(len(sources)))
             found = _forms[key] = PreparedForm(
                 name=name,
@@ -105,6 +115,8 @@ def _form(
                 execute=f"EXECUTE {name} ({arguments})" if sources else f"EXECUTE {name}",
                 sources=tuple(sources),
             )
+            if len(_forms) > MAX_FORMS:
+                _forms.popitem(last=False)
     return found
 
 
@@ -125,13 +137,12 @@ def prepared_statement(
     if sum(len(parameters[name]) for name in sequences) > MAX_LISTED_VALUES:
         return sql, parameters, False
     form = _form(sql, sequences, types, parameters)
-    if form is None:
-        return sql, parameters, False
     info = connection.connection.info
     prepared: set[str] | None = info.get(_INFO_KEY)
     prefix = ""
-    if prepared is None:
-        # A new connection, or one whose prepared statements are unknown.
+    if prepared is None or len(prepared) >= MAX_PREPARED_PER_CONNECTION:
+        # A new connection, one whose prepared statements are unknown, or one
+        # holding too many.
         prefix = _DEALLOCATE if _INFO_KEY in info else ""
         prepared = info[_INFO_KEY] = set()
     if form.name not in prepared:
