@@ -149,7 +149,8 @@ export function hasLiveChanges() {
 /**
  * Follow the changes of a list as server-sent events, read with fetch() (which,
  * unlike EventSource, sends the Authorization header; credentials never go in
- * URLs). Calls `onEvent(kind)` for each event ("change", "delete", "error") and
+ * URLs). Calls `onEvent(kind)` once the stream is open ("open": changes made
+ * before it are not sent) and for each event ("change", "delete", "error");
  * returns when the stream ends or `signal` aborts it; throws if it is refused.
  */
 export async function followChanges(target, onEvent, signal) {
@@ -161,6 +162,7 @@ export async function followChanges(target, onEvent, signal) {
   const response = await fetch(url, { headers, credentials: "omit", cache: "no-store", signal });
   if (response.status !== 200) answer(response.status, response.headers, await response.text());
   const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  onEvent("open");
   let text = "";
   for (;;) {
     const { value, done } = await reader.read();

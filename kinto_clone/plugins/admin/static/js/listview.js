@@ -137,7 +137,8 @@ export function renderList(container, options) {
 
   // Live updates: while the list is shown (and the tab visible), a change
   // reloads the page being read. A server announcing `live` streams the list's
-  // changes (one event stream, closed when the list is left or hidden); else,
+  // changes (one event stream, closed when the list is left or hidden; the page
+  // is read again once it opens, for what changed before); else,
   // or if the stream is refused, the list's ETag (the latest change under its
   // parent, deletions included) is polled with the cheapest request giving it,
   // one id and no count.
