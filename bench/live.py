@@ -8,9 +8,10 @@ Two measures, standard library only like ``run.py``:
   its event at a subscriber.  p50 and p99 over every (record, subscriber).
 * **Capacity**: ``read_one`` and ``create`` with wrk, with no subscriber,
   then with 1,000 idle subscribers (streams open on another collection,
-  nothing written there), as a ratio to none.  The idle streams are raw
-  sockets that sent their request and read their headers: they cost the
-  bench process nothing while wrk runs.
+  nothing written there), as a ratio to none; the server's CPU time per
+  request likewise, and how much its resident memory grows when they open.
+  The idle streams are raw sockets that sent their request and read their
+  headers: they cost the bench process nothing while wrk runs.
 """
 
 from __future__ import annotations
@@ -18,12 +19,14 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import os
 import socket
 import statistics
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 HOST = "127.0.0.1"
@@ -183,23 +186,71 @@ def idle_subscribers(port: int, user: tuple[str, str], count: int) -> Iterator[i
             sock.close()
 
 
+class ServerProcess:
+    """CPU time and memory of the server process, read from ``/proc`` (Linux).
+
+    Throughput ratios on a shared machine move with the other load; the CPU
+    time the server spends per request barely does, so it is reported too.
+    """
+
+    def __init__(self, pid: int) -> None:
+        self._pid = pid
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self._pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def rss_kib(self) -> int:
+        for line in Path(f"/proc/{self._pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        raise RuntimeError("no VmRSS")
+
+
 def measure_capacity(
-    port: int, user: tuple[str, str], throughput: Callable[[str], float], rounds: int
+    port: int,
+    user: tuple[str, str],
+    throughput: Callable[[str], float],
+    rounds: int,
+    server: ServerProcess,
 ) -> dict[str, Any]:
-    """``throughput(workload)`` (requests/s, from wrk) with and without idle streams,
-    alternating ``rounds`` times; medians and their ratios."""
-    measures: dict[str, dict[str, list[float]]] = {"none": {}, "idle": {}}
+    """``throughput(workload)`` (requests/s, from wrk, for ``duration`` s) with and
+    without idle streams, alternating ``rounds`` times: medians and ratios of the
+    requests/s and of the server's CPU time per request; and the server's
+    resident memory with and without the idle streams."""
+    measures: dict[str, dict[str, list[tuple[float, float]]]] = {"none": {}, "idle": {}}
+
+    def measure(phase: str, workload: str) -> None:
+        cpu_before, started = server.cpu_seconds(), time.monotonic()
+        rps = throughput(workload)
+        cpu_per_request = (server.cpu_seconds() - cpu_before) / max(
+            rps * (time.monotonic() - started), 1
+        )
+        measures[phase].setdefault(workload, []).append((rps, cpu_per_request))
+
+    rss_growth = []
     for _ in range(rounds):
         for workload in ("read_one", "create"):
-            measures["none"].setdefault(workload, []).append(throughput(workload))
+            measure("none", workload)
+        rss_before = server.rss_kib()
         with idle_subscribers(port, user, IDLE_SUBSCRIBERS):
+            rss_growth.append(server.rss_kib() - rss_before)
             for workload in ("read_one", "create"):
-                measures["idle"].setdefault(workload, []).append(throughput(workload))
+                measure("idle", workload)
     result: dict[str, Any] = {"idle_subscribers": IDLE_SUBSCRIBERS}
     for workload in ("read_one", "create"):
-        none = statistics.median(measures["none"][workload])
-        idle = statistics.median(measures["idle"][workload])
-        result[workload] = {"none_rps": none, "idle_rps": idle, "ratio": idle / none}
+        none, idle = measures["none"][workload], measures["idle"][workload]
+        result[workload] = {
+            "none_rps": statistics.median(rps for rps, _ in none),
+            "idle_rps": statistics.median(rps for rps, _ in idle),
+            "ratio": statistics.median(i[0] / n[0] for n, i in zip(none, idle, strict=True)),
+            "none_cpu_us": statistics.median(cpu for _, cpu in none) * 1e6,
+            "idle_cpu_us": statistics.median(cpu for _, cpu in idle) * 1e6,
+            "cpu_ratio": statistics.median(n[1] / i[1] for n, i in zip(none, idle, strict=True)),
+        }
+    result["rss_kib"] = server.rss_kib()
+    # The first opening: later ones reuse memory the allocator kept.
+    result["rss_growth_kib"] = max(rss_growth)
     return result
 
 
@@ -214,13 +265,24 @@ def render(label: str, latency: dict[str, Any], capacity: dict[str, Any]) -> lis
         "(goal: p99 under 50 ms).",
         "",
         f"| workload | no subscriber | {capacity['idle_subscribers']:,} idle subscribers "
-        "| ratio |",
-        "|---|---:|---:|---:|",
+        "| ratio | server CPU per request: none / idle | CPU ratio |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
     for workload in ("read_one", "create"):
         measure = capacity[workload]
         lines.append(
             f"| {workload} | {measure['none_rps']:,.0f} req/s | {measure['idle_rps']:,.0f} req/s "
-            f"| {measure['ratio']:.2f} |"
+            f"| {measure['ratio']:.2f} | {measure['none_cpu_us']:,.0f} / "
+            f"{measure['idle_cpu_us']:,.0f} µs | {measure['cpu_ratio']:.2f} |"
         )
+    growth = capacity["rss_growth_kib"]
+    per_subscriber = growth / capacity["idle_subscribers"]
+    lines += [
+        "",
+        "Ratios: the median over rounds of idle / none, each pair measured back to back "
+        "(CPU ratio: none / idle CPU time per request, so > 0.9 is the goal as well).",
+        f"Server resident memory: {capacity['rss_kib'] / 1024:,.0f} MiB at the end; opening "
+        f"{capacity['idle_subscribers']:,} idle subscribers adds {growth / 1024:,.1f} MiB "
+        f"(the first time): {per_subscriber:,.1f} KiB per subscriber.",
+    ]
     return [*lines, ""]

@@ -1610,7 +1610,9 @@ def run_live(servers: Sequence[Running], args: argparse.Namespace) -> dict[str, 
 
         try:
             latency = live.measure_latency(running.port, USER_A)
-            capacity = live.measure_capacity(running.port, USER_A, throughput, args.rounds)
+            capacity = live.measure_capacity(
+                running.port, USER_A, throughput, args.rounds, live.ServerProcess(running.proc.pid)
+            )
         except (BenchError, OSError, RuntimeError, http.client.HTTPException) as error:
             lines[column.backend] = [f"### live: {column.label}", "", f"failed: {error}", ""]
             continue

@@ -24,6 +24,7 @@ from typing import Any
 import waitress
 from waitress.adjustments import Adjustments
 
+from kinto_clone.core.live.hub import CONCURRENT_READS
 from kinto_clone.core.live.serving import ParkingMap
 
 logger = logging.getLogger(__name__)
@@ -71,11 +72,13 @@ def pool_defaults(
 ) -> dict[str, str]:
     """Pool settings keeping ``count`` workers under PostgreSQL's ``max_connections``.
 
-    A request holds one connection, so a worker needs at most ``threads`` of them;
-    settings the operator gave win.  With ``max_connections`` known, the share of
-    each worker is capped so that all of them together leave some headroom.
+    A request holds one connection, so a worker needs ``threads`` of them, plus
+    one per concurrent read of its live subscribers (whose threads come on top
+    of ``threads``: :data:`~kinto_clone.core.live.hub.CONCURRENT_READS`);
+    settings the operator gave win.  With ``max_connections`` known, the share
+    of each worker is capped so that all of them together leave some headroom.
     """
-    per_worker = threads
+    per_worker = threads + CONCURRENT_READS
     if max_connections is not None:
         budget = max(count, max_connections - CONNECTION_HEADROOM)
         per_worker = max(1, min(per_worker, budget // count))

@@ -108,3 +108,48 @@ def test_waiting_streams_are_parked_out_of_the_event_loop() -> None:
             stream.close()
     finally:
         server.close()
+
+
+def test_a_client_closing_its_stream_frees_its_place_at_once() -> None:
+    """A parked stream whose client leaves ends without waiting for a heartbeat
+    (15 s here) to find the socket closed: its place and thread are free."""
+
+    settings = {
+        f"kinto.{k}_backend": f"kinto.core.{k}.memory" for k in ("storage", "permission", "cache")
+    }
+    settings.update({"kinto.userid_hmac_secret": "x", "multiauth.policies": "basicauth"})
+    app = kinto_clone.main({}, **settings)
+    hub = app.registry.live_hub
+    socket_map = ParkingMap()
+    port = free_port()
+    server = waitress.create_server(app, map=socket_map, host="127.0.0.1", port=port, threads=8)
+    threading.Thread(target=server.run, daemon=True).start()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        requests.put(f"{base}/v1/buckets/b", auth=AUTH, timeout=10).raise_for_status()
+        requests.put(f"{base}/v1/buckets/b/collections/c", auth=AUTH, timeout=10)
+        token = base64.b64encode(":".join(AUTH).encode()).decode()
+        request = (
+            f"GET {RECORDS} HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n"
+            f"Authorization: Basic {token}\r\n\r\n"
+        ).encode()
+        streams = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(2)]
+        for stream in streams:
+            stream.sendall(request)
+        deadline = time.monotonic() + 5
+        while len(socket_map.parked) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert hub.subscriber_count == 2
+        streams[0].close()
+        deadline = time.monotonic() + 2
+        while hub.subscriber_count > 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert hub.subscriber_count == 1
+        # The other stream still gets its events.
+        requests.post(f"{base}{RECORDS}", json={"data": {"n": 1}}, auth=AUTH, timeout=10)
+        received = b""
+        while b'"n":1' not in received:
+            received += streams[1].recv(65536)
+        streams[1].close()
+    finally:
+        server.close()

@@ -16,6 +16,7 @@ import pytest
 import requests
 
 from kinto_clone import workers
+from kinto_clone.core.live.hub import CONCURRENT_READS
 from tests.server import StartServer, kinto_command, sql_settings, write_ini
 from tests.sync_scenario import check_concurrent_writes
 from tests.test_multiprocess import postgresql_database as postgresql_database
@@ -124,8 +125,10 @@ def test_refused_set_ups_get_one_line(tmp_path: Path, option: str) -> None:
 
 
 def test_pools_keep_workers_under_max_connections() -> None:
-    # 4 threads each, 100 connections: each worker gets what its threads need.
-    assert workers.pool_defaults({}, 8, 4, 100)["storage_pool_size"] == "4"
+    # 4 threads each, 100 connections: each worker gets what its threads need,
+    # and room for the reads of its live subscribers, whose threads come on top.
+    needed = 4 + CONCURRENT_READS
+    assert workers.pool_defaults({}, 8, 4, 100)["storage_pool_size"] == str(needed)
     # 40 workers cannot have 4 each under 100 connections less the headroom.
     defaults = workers.pool_defaults({}, 40, 4, 100)
     assert int(defaults["storage_pool_size"]) * 40 <= 100 - workers.CONNECTION_HEADROOM
@@ -133,4 +136,4 @@ def test_pools_keep_workers_under_max_connections() -> None:
     # Settings given by the operator win.
     given = workers.pool_defaults({"storage_pool_size": "7"}, 2, 4, 100)
     assert "storage_pool_size" not in given
-    assert given["permission_pool_size"] == "4"
+    assert given["permission_pool_size"] == str(needed)

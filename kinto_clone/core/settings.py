@@ -47,6 +47,13 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "http_scheme": None,
     "id_generator": "kinto.core.storage.generators.UUID4",
     "includes": "",
+    # Live changes (kinto_clone.core.live): waiting requests per process (then
+    # 503), longest ``Prefer: wait``, idle-stream comment interval, and the
+    # SQLite check of other processes' commits.
+    "live_heartbeat_seconds": 15,
+    "live_max_subscribers": 1000,
+    "live_max_wait_seconds": 60,
+    "live_poll_interval_ms": 10,
     "metrics_matchdict_fields": "bucket_id collection_id group_id record_id",
     "multiauth.policies": "",
     "multiauth.policy.basicauth.use": "kinto.core.authentication.BasicAuthAuthenticationPolicy",
@@ -92,6 +99,13 @@ _INTEGERS = {
     "trailing_slash_redirect_ttl_seconds",
     "version_prefix_redirect_ttl_seconds",
 }
+# Counts and durations that must be at least 1.
+_POSITIVE_INTEGERS = {
+    "live_heartbeat_seconds",
+    "live_max_subscribers",
+    "live_max_wait_seconds",
+    "live_poll_interval_ms",
+}
 _DATES = {"eos"}
 # Empty means "none": no Backoff header, no page size, no preflight Max-Age.
 _OPTIONAL_INTEGERS = {"backoff", "backoff_percentage", "cors_max_age_seconds", "paginate_by"}
@@ -135,6 +149,18 @@ def _integer(name: str, value: Any, optional: bool) -> int | None:
         raise _invalid(name, value, f"write {unit}{hint}") from None
 
 
+def _positive_integer(name: str, value: Any) -> int:
+    if value in (None, ""):
+        return DEFAULT_SETTINGS[name]
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = 0
+    if number < 1:
+        raise _invalid(name, value, "write a positive number")
+    return number
+
+
 def _date(name: str, value: Any) -> Any:
     """``kinto.eos``: kept as written (``GET /v1/`` shows it), but it must be a date."""
     if value in (None, ""):
@@ -149,6 +175,8 @@ def _date(name: str, value: Any) -> Any:
 def _coerce(name: str, value: Any) -> Any:
     if name in _BOOLEANS:
         return _boolean(name, value)
+    if name in _POSITIVE_INTEGERS:
+        return _positive_integer(name, value)
     if name in _INTEGERS or name in _OPTIONAL_INTEGERS:
         return _integer(name, value, optional=name in _OPTIONAL_INTEGERS)
     if name in _DATES:

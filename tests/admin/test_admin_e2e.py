@@ -151,6 +151,14 @@ def admin_scenario(browser: Any, server: KintoServer, screenshots: bool) -> None
         timeout=10,
     )
     assert hostile.status_code == 201
+    streamed: list[str] = []
+    polled: list[str] = []
+    page.on(
+        "request",
+        lambda request: (
+            streamed if "text/event-stream" in request.headers.get("accept", "") else polled
+        ).append(request.url),
+    )
     _open(page, server, "buckets/shop/collections/products")
     expect(page.get_by_text("Showing 1-2 of 2")).to_be_visible()
     expect(page.locator("main table")).to_contain_text(HOSTILE["title"])
@@ -163,6 +171,10 @@ def admin_scenario(browser: Any, server: KintoServer, screenshots: bool) -> None
     expect(page.locator("main table")).to_contain_text("Live")
     assert requests.delete(live_record, auth=alice, timeout=10).status_code == 200
     expect(page.get_by_text("Showing 1-2 of 2")).to_be_visible()
+    # The server announces `live`: the list follows its event stream (read with
+    # fetch and the Authorization header), and does not poll its ETag.
+    assert any(url.endswith("/collections/products/records") for url in streamed)
+    assert not [url for url in polled if "_fields=id" in url]
     for route in ("", "?tab=json"):
         _open(page, server, f"buckets/shop/collections/products/records/hostile{route}")
         expect(page.get_by_role("heading", name="Record hostile")).to_be_visible()

@@ -124,6 +124,22 @@ def test_without_prefer_nothing_changes(app):
     assert "Preference-Applied" not in unconditional.headers
 
 
+@pytest.mark.parametrize("preference", ["wait=abc", "wait=", "wait=1.5", "wait=-1", "wait"])
+def test_unreadable_wait_preference_is_ignored(app, preference):
+    # RFC 7240: a preference the server does not understand is ignored, so the
+    # answer is the one without the header, at once.
+    etag = app.get(RECORDS, headers=ALICE).headers["ETag"]
+    start = time.monotonic()
+    headers = {**ALICE, "If-None-Match": etag, "Prefer": preference}
+    response = app.get(RECORDS, headers=headers, status=304)
+    assert time.monotonic() - start < 1
+    assert "Preference-Applied" not in response.headers
+    since_headers = {**ALICE, "Prefer": preference}
+    since = app.get(f"{RECORDS}?_since={etag.strip(chr(34))}", headers=since_headers)
+    assert since.json == {"data": []}
+    assert "Preference-Applied" not in since.headers
+
+
 def test_long_poll_errors_are_answered_at_once(app):
     response = app.get(f"{RECORDS}?_since=1", headers={**BOB, "Prefer": "wait=10"}, status=403)
     assert response.json["errno"] == 121
@@ -251,6 +267,42 @@ def test_losing_read_permission_ends_the_stream(app, streams):
     assert error is not None and error.kind == "error"
     assert error.data["errno"] == 121
     assert bob.next() is None
+
+
+def test_deleted_list_ends_the_stream_with_an_error_event(app, streams):
+    stream = streams(app, RECORDS, ALICE)
+    create(app, {"n": 1})
+    assert stream.take(1)[0].data["n"] == 1
+    app.delete(C, headers=ALICE)
+    error = stream.next()
+    assert error is not None and error.kind == "error"
+    assert error.id is None
+    assert error.data["code"] == 404
+    assert error.data["errno"] == 111
+    assert stream.next() is None
+    assert app.app.registry.live_hub.subscriber_count == 0
+
+
+def test_one_commit_wakes_its_subscribers_once(app, monkeypatch):
+    """The process that commits wakes the list's subscribers; the change
+    sources of other processes (SQLite's watcher, PostgreSQL's LISTEN) must not
+    wake them a second time for the same commit."""
+    hub = app.app.registry.live_hub
+    published: list[list] = []
+    publish = hub.publish
+    monkeypatch.setattr(hub, "publish", lambda groups: (published.append(groups), publish(groups)))
+    subscription = hub.subscribe()  # Starts the change source of the backend.
+    try:
+        time.sleep(0.3)
+        published.clear()
+        create(app, {"n": 1})
+        time.sleep(0.5)  # Many polls of the SQLite watcher.
+    finally:
+        subscription.close()
+    group = ("record", "/buckets/b/collections/c")
+    # (Other groups may show up: the SQL database is emptied between tests.)
+    woken = [set(groups) for groups in published if groups is not None]
+    assert [groups for groups in woken if group in groups] == [{group}]
 
 
 def test_anonymous_stream_sees_only_public_objects(app, streams):

@@ -11,7 +11,8 @@ by the per-process hub (:mod:`.hub`), which the change sources of the storage
 backend feed after commit (:mod:`.sources`).  The tween sits above the
 transaction tween: a waiting request holds no transaction and no connection.
 
-Settings: ``kinto.live_max_subscribers`` (waiting requests per process, then
+Settings (read with the others by :mod:`kinto_clone.core.settings`):
+``kinto.live_max_subscribers`` (waiting requests per process, then
 503), ``kinto.live_max_wait_seconds`` (longest ``Prefer: wait``),
 ``kinto.live_heartbeat_seconds`` (comment sent on an idle stream) and
 ``kinto.live_poll_interval_ms`` (SQLite change check of other processes).
@@ -30,12 +31,11 @@ from pyramid.response import Response
 from kinto_clone.core.errors import ERRORS, http_error
 from kinto_clone.core.live import events_stream, longpoll
 from kinto_clone.core.live.hub import ChangeHub, SubscribersFull
-from kinto_clone.core.live.settings import live_settings
 from kinto_clone.core.live.sources import setup_sources
 from kinto_clone.core.live.subrequests import is_plural_path
 from kinto_clone.core.tweens import ResponseHeaders
 
-__all__ = ["includeme", "live_settings"]
+__all__ = ["includeme"]
 
 
 def _too_many_subscribers(request: Request) -> Response:
@@ -56,7 +56,7 @@ def live_tween_factory(
     handler: Callable[[Request], Response], registry: Registry
 ) -> Callable[[Request], Response]:
     hub: ChangeHub = registry.live_hub
-    settings = live_settings(registry.settings)
+    settings = registry.settings
     max_wait = settings["live_max_wait_seconds"]
     heartbeat = settings["live_heartbeat_seconds"]
 
@@ -82,7 +82,7 @@ def live_tween_factory(
 
 
 def includeme(config: Configurator) -> None:
-    settings = live_settings(config.get_settings())
+    settings = config.get_settings()
     hub = ChangeHub(settings["live_max_subscribers"])
     config.registry.live_hub = hub
     setup_sources(config, hub, settings["live_poll_interval_ms"] / 1000)

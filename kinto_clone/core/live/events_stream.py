@@ -16,7 +16,6 @@ Comments (``: heartbeat``) are sent when nothing happened for a while.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 
 from pyramid.request import Request
@@ -42,15 +41,6 @@ def wants_event_stream(request: Request) -> bool:
 def _cursor(value: str | None) -> int | None:
     text = (value or "").strip().strip('"')
     return int(text) if text.isdigit() else None
-
-
-def _encode(objects: list[dict]) -> bytes:
-    lines = []
-    for obj in objects:
-        kind = "delete" if obj.get("deleted") else "change"
-        data = json.dumps(obj, separators=(",", ":"))
-        lines.append(f"id: {obj['last_modified']}\nevent: {kind}\ndata: {data}\n\n")
-    return "".join(lines).encode()
 
 
 class EventStream:
@@ -111,17 +101,7 @@ class EventStream:
             self.cursor = objects[-1]["last_modified"]
         elif read.etag is not None:
             self.cursor = max(self.cursor, read.etag)
-        return _encode(objects)
-
-    def _wait(self) -> bool:
-        """Wait for a change (``True``) or the heartbeat, the connection parked
-        out of waitress's event loop meanwhile (:mod:`.serving`)."""
-        channel = serving.waitress_channel(self._request.environ)
-        serving.park(channel)
-        try:
-            return self._subscription.wait(self._heartbeat)
-        finally:
-            serving.unpark(channel)
+        return read.events
 
     def events(self, first: ListRead) -> Iterator[bytes]:
         try:
@@ -136,8 +116,12 @@ class EventStream:
                 if chunk:
                     yield chunk
                 if not read.has_next_page:
-                    while not self._wait():
+                    while not serving.parked_wait(
+                        self._request, self._subscription, self._heartbeat
+                    ):
                         yield b": heartbeat\n\n"
+                    if self._subscription.hung_up:
+                        return
                 read = self.read()
         finally:
             self._subscription.close()

@@ -21,6 +21,11 @@ EVERY_GROUP = None
 T = TypeVar("T")
 # Finished reads kept for late subscribers; past this, they are dropped.
 MAX_SHARED_READS = 1000
+# Sub-requests of waiting requests running at once in a process: each holds a
+# database connection while it runs, so the pools make room for them (see
+# :func:`kinto_clone.workers.pool_defaults`) and a commit waking hundreds of
+# subscribers never takes the connections of ordinary requests.
+CONCURRENT_READS = 4
 
 
 class SubscribersFull(Exception):
@@ -36,6 +41,9 @@ class Subscription:
         self.group: Group | None = EVERY_GROUP
         self.armed_at = 0
         self.closed = False
+        self.hung_up = False
+        """Set when the client closed its connection while waiting (see
+        :class:`~kinto_clone.core.live.serving.HangUps`)."""
 
     def watch(self, group: Group | None) -> None:
         """Be woken by changes to ``group`` only (``None``: by any change)."""
@@ -54,6 +62,10 @@ class Subscription:
     def wake(self) -> None:
         self._event.set()
 
+    def hang_up(self) -> None:
+        self.hung_up = True
+        self._event.set()
+
     def close(self) -> None:
         self._hub._remove(self)
 
@@ -70,6 +82,7 @@ class ChangeHub:
         self.generation = 0
         """Publications so far; taken by subscriptions as they arm (:class:`SharedReads`)."""
         self.reads = SharedReads(lambda: self.generation)
+        self.read_slots = threading.BoundedSemaphore(CONCURRENT_READS)
 
     @property
     def subscriber_count(self) -> int:

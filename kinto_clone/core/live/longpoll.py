@@ -17,7 +17,7 @@ from pyramid.request import Request
 from pyramid.response import Response
 
 from kinto_clone.core.live import serving
-from kinto_clone.core.live.hub import ChangeHub, Subscription
+from kinto_clone.core.live.hub import ChangeHub
 from kinto_clone.core.live.subrequests import ListRead, query_items, read_list
 
 _WAIT_PREFERENCE = re.compile(r"^\s*wait\s*=\s*\"?(\d{1,9})\"?\s*$", re.IGNORECASE)
@@ -45,16 +45,6 @@ def _has_nothing_newer(read: ListRead, since_given: bool) -> bool:
     return status == 200 and since_given and not read.objects and not read.has_next_page
 
 
-def _parked_wait(request: Request, subscription: Subscription, seconds: float) -> bool:
-    """Wait for a change, the connection parked out of waitress's loop meanwhile."""
-    channel = serving.waitress_channel(request.environ)
-    serving.park(channel)
-    try:
-        return subscription.wait(seconds)
-    finally:
-        serving.unpark(channel)
-
-
 def long_poll(request: Request, hub: ChangeHub, wait_seconds: int) -> Response:
     """The list of ``request`` once it has something newer, or after ``wait_seconds``."""
     query = query_items(request)
@@ -71,8 +61,10 @@ def long_poll(request: Request, hub: ChangeHub, wait_seconds: int) -> Response:
             if not _has_nothing_newer(read, since_given):
                 break
             remaining = deadline - time.monotonic()
-            if remaining <= 0 or not _parked_wait(request, subscription, remaining):
+            if remaining <= 0 or not serving.parked_wait(request, subscription, remaining):
                 break
+            if subscription.hung_up:
+                break  # Nobody to answer: the last read will do.
     finally:
         subscription.close()
     response = read.response

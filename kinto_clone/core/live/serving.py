@@ -16,10 +16,15 @@ raised likewise, and watches its sockets with ``select()`` unless told to use
 
 from __future__ import annotations
 
+import contextlib
+import select
+import threading
 from collections.abc import Mapping
 from typing import Any
 
-from kinto_clone.core.live.settings import live_settings
+from pyramid.request import Request
+
+from kinto_clone.core.live.hub import Subscription
 
 WAITRESS_THREADS = 4
 WAITRESS_CONNECTION_LIMIT = 100
@@ -28,8 +33,9 @@ WAITRESS_CONNECTION_LIMIT = 100
 def waitress_options(
     options: Mapping[str, Any], app_settings: Mapping[str, Any]
 ) -> dict[str, Any]:
-    """``options`` for :func:`waitress.create_server`, with room for the subscribers."""
-    subscribers = live_settings(dict(app_settings))["live_max_subscribers"]
+    """``options`` for :func:`waitress.create_server`, with room for the subscribers
+    (``app_settings``: the application's, as :mod:`kinto_clone.core.settings` read them)."""
+    subscribers = app_settings["live_max_subscribers"]
     sized = dict(options)
     threads = int(sized.get("threads") or WAITRESS_THREADS)
     sized["threads"] = str(threads + subscribers)
@@ -49,21 +55,94 @@ class ParkingMap(dict):
     not read while a request runs) and nothing to write: it is parked, and the
     loop skips it until the stream unparks it to write (its thread writes the
     bytes itself; the loop only helps with what the socket could not take).
+
+    The loop only sees :meth:`items`, which lists the connections not parked
+    (kept in a dict of their own, so a turn costs nothing per parked one); the
+    map itself holds every connection, for waitress's ``len()`` (the
+    connection limit) and ``get()``.  A parked connection is watched instead by
+    :class:`HangUps`, so that a client leaving frees its subscription at once.
     """
 
     def __init__(self) -> None:
         super().__init__()
-        self.parked: set[int] = set()
+        self._lock = threading.Lock()
+        self._active: dict[int, Any] = {}
+        self.hang_ups = HangUps()
+
+    @property
+    def parked(self) -> set[int]:
+        with self._lock:
+            return set(self) - set(self._active)
 
     def items(self) -> list[tuple[int, Any]]:  # type: ignore[override]
-        parked = self.parked
-        if not parked:
-            return list(super().items())
-        return [(fd, channel) for fd, channel in super().items() if fd not in parked]
+        with self._lock:
+            return list(self._active.items())
+
+    def __setitem__(self, fd: int, channel: Any) -> None:
+        with self._lock:
+            super().__setitem__(fd, channel)
+            self._active[fd] = channel
 
     def __delitem__(self, fd: int) -> None:
-        self.parked.discard(fd)
-        super().__delitem__(fd)
+        with self._lock:
+            super().__delitem__(fd)
+            self._active.pop(fd, None)
+            self.hang_ups.forget(fd)
+
+    def park(self, fd: int, channel: Any, subscription: Subscription) -> None:
+        with self._lock:
+            if self.get(fd) is channel and self._active.pop(fd, None) is not None:
+                self.hang_ups.watch(fd, subscription)
+
+    def unpark(self, fd: int, channel: Any) -> None:
+        with self._lock:
+            if self.get(fd) is channel and fd not in self._active:
+                self._active[fd] = channel
+
+
+class HangUps:
+    """One ``epoll`` for the parked connections: a client closing its end wakes
+    its subscription (:meth:`Subscription.hang_up`), which ends the stream and
+    frees its thread and its place, instead of waiting for the next heartbeat to
+    find the socket closed.  Only hang-ups are watched, not incoming bytes; the
+    thread sleeps in ``epoll_wait`` and costs nothing while nobody leaves.
+    Without ``epoll`` (not Linux), hang-ups are found at the next heartbeat."""
+
+    def __init__(self) -> None:
+        self._epoll = getattr(select, "epoll", None)
+        self._poller: Any = None
+        self._watched: dict[int, Subscription] = {}
+
+    def watch(self, fd: int, subscription: Subscription) -> None:
+        """Called under the map's lock, as :meth:`forget`.  A connection stays
+        watched until it closes: a stream parks at each wait, and parking is
+        then free of system calls (a hang-up while it writes ends it too)."""
+        if self._epoll is None or self._watched.get(fd) is subscription:
+            return
+        if self._poller is None:
+            self._poller = self._epoll()
+            threading.Thread(target=self._run, name="kinto-live-hangups", daemon=True).start()
+        flags = select.EPOLLRDHUP | select.EPOLLHUP | select.EPOLLERR | select.EPOLLONESHOT
+        try:
+            if fd in self._watched:  # A new request on a kept-alive connection.
+                self._poller.modify(fd, flags)
+            else:
+                self._poller.register(fd, flags)
+        except OSError:
+            return
+        self._watched[fd] = subscription
+
+    def forget(self, fd: int) -> None:
+        if self._watched.pop(fd, None) is not None:
+            with contextlib.suppress(OSError):
+                self._poller.unregister(fd)
+
+    def _run(self) -> None:
+        while True:
+            for fd, _ in self._poller.poll():
+                subscription = self._watched.get(fd)
+                if subscription is not None:
+                    subscription.hang_up()
 
 
 def waitress_channel(environ: Mapping[str, Any]) -> Any:
@@ -73,12 +152,18 @@ def waitress_channel(environ: Mapping[str, Any]) -> Any:
     return channel if isinstance(getattr(channel, "_map", None), ParkingMap) else None
 
 
-def park(channel: Any) -> None:
-    """Hide an idle connection from the event loop (not one with bytes to send)."""
-    if channel is not None and not channel.total_outbufs_len and channel._fileno is not None:
-        channel._map.parked.add(channel._fileno)
-
-
-def unpark(channel: Any) -> None:
-    if channel is not None and channel._fileno is not None:
-        channel._map.parked.discard(channel._fileno)
+def parked_wait(request: Request, subscription: Subscription, seconds: float) -> bool:
+    """Wait up to ``seconds`` for a change of the subscription's group (``True``)
+    or a hang-up of its client (``True`` too, with ``subscription.hung_up``),
+    the connection parked out of waitress's loop meanwhile (when it has no bytes
+    left to send: those need the loop)."""
+    channel = waitress_channel(request.environ)
+    fd = getattr(channel, "_fileno", None)
+    parked = fd is not None and not channel.total_outbufs_len
+    if parked:
+        channel._map.park(fd, channel, subscription)
+    try:
+        return subscription.wait(seconds)
+    finally:
+        if parked:
+            channel._map.unpark(fd, channel)

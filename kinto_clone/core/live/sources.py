@@ -43,6 +43,9 @@ NOTIFY = sa.text("SELECT pg_notify(:channel, :payload)")
 EVERY_GROUP_PAYLOAD = "*"
 RECONNECT_DELAY_SECONDS = 1.0
 TRANSACTION_GROUPS = "live_groups"
+TRANSACTION_WAKES_EVERYONE = "live_wakes_everyone"
+# Objects holding lists: deleting one ends the streams of the lists inside.
+CONTAINERS = ("bucket", "collection")
 
 
 def encode_groups(groups: Iterable[Group]) -> str:
@@ -63,30 +66,52 @@ def decode_groups(payload: str) -> list[Group] | None:
 class TransactionGroups:
     """Collects the groups a transaction changes and announces them once it commits."""
 
-    def __init__(self, hub: ChangeHub, postgresql: tuple[Any, Any] | None) -> None:
+    def __init__(
+        self,
+        hub: ChangeHub,
+        postgresql: tuple[Any, Any] | None,
+        sqlite_watcher: SQLiteWatcher | None = None,
+    ) -> None:
         self._hub = hub
         # (engine, dialect) of a PostgreSQL storage, which notifies every process.
         self._postgresql = postgresql
+        self._sqlite_watcher = sqlite_watcher
 
     def __call__(self, event: ResourceChanged) -> None:
         tx = transaction.current()
         if tx is None:
             return
-        groups: set[Group] | None = tx.data.get(TRANSACTION_GROUPS)
-        if groups is None:
-            groups = tx.data[TRANSACTION_GROUPS] = set()
+        stamps: dict[Group, int] | None = tx.data.get(TRANSACTION_GROUPS)
+        if stamps is None:
+            stamps = tx.data[TRANSACTION_GROUPS] = {}
             if self._postgresql is not None:
-                tx.add_before_commit_hook(lambda: self._notify(groups))
+                tx.add_before_commit_hook(lambda: self._notify(self._woken(tx.data, stamps)))
             else:
-                tx.add_after_commit_hook(lambda: self._hub.publish(groups))
-        groups.add((event.payload.get("resource_name") or "", event.parent_id))
+                if self._sqlite_watcher is not None:
+                    watcher = self._sqlite_watcher
+                    tx.add_before_commit_hook(lambda: watcher.announce(stamps))
+                tx.add_after_commit_hook(lambda: self._hub.publish(self._woken(tx.data, stamps)))
+        resource_name = event.payload.get("resource_name") or ""
+        if event.payload.get("action") == "delete" and resource_name in CONTAINERS:
+            # The lists inside are gone too, without events of their own.
+            tx.data[TRANSACTION_WAKES_EVERYONE] = True
+        group = (resource_name, event.parent_id)
+        stamps[group] = max(stamps.get(group, 0), event.payload.get("timestamp") or 0)
 
-    def _notify(self, groups: set[Group]) -> None:
+    @staticmethod
+    def _woken(data: dict[str, Any], stamps: dict[Group, int]) -> set[Group] | None:
+        return None if data.get(TRANSACTION_WAKES_EVERYONE) else set(stamps)
+
+    def _notify(self, groups: set[Group] | None) -> None:
         engine, dialect = self._postgresql  # type: ignore[misc]
         with participate(engine, dialect) as participant:
             # Sent with the COMMIT, in its round trip.
             participant.defer_write(
-                NOTIFY, {"channel": NOTIFY_CHANNEL, "payload": encode_groups(groups)}
+                NOTIFY,
+                {
+                    "channel": NOTIFY_CHANNEL,
+                    "payload": EVERY_GROUP_PAYLOAD if groups is None else encode_groups(groups),
+                },
             )
 
 
@@ -169,6 +194,13 @@ class SQLiteWatcher(_SourceThread):
         super().__init__(hub)
         self._path = path
         self._interval = interval_seconds
+        self._announced: dict[Group, int] = {}
+
+    def announce(self, stamps: dict[Group, int]) -> None:
+        """The timestamps a commit of this process is about to give its groups:
+        it wakes their subscribers itself, so the watcher does not again."""
+        for group, stamp in stamps.items():
+            self._announced[group] = max(self._announced.get(group, 0), stamp)
 
     def run(self) -> None:
         connection = sqlite3.connect(self._path, isolation_level=None)
@@ -183,14 +215,19 @@ class SQLiteWatcher(_SourceThread):
                     ).fetchall()
                     new_stamps = {(name, parent): stamp for name, parent, stamp in rows}
                     if version is not None:
-                        changed = {g for g, s in new_stamps.items() if stamps.get(g) != s}
-                        changed.update(set(stamps) - set(new_stamps))
-                        if changed:
-                            self._hub.publish(changed)
+                        self._publish_foreign_changes(stamps, new_stamps)
                     version, stamps = current, new_stamps
                 time.sleep(self._interval)
         finally:
             connection.close()
+
+    def _publish_foreign_changes(self, old: dict[Group, int], new: dict[Group, int]) -> None:
+        changed = set(old) - set(new)
+        for group, stamp in new.items():
+            if old.get(group) != stamp and self._announced.pop(group, None) != stamp:
+                changed.add(group)
+        if changed:
+            self._hub.publish(changed)
 
 
 def setup_sources(config: Configurator, hub: ChangeHub, poll_interval_seconds: float) -> None:
@@ -199,10 +236,11 @@ def setup_sources(config: Configurator, hub: ChangeHub, poll_interval_seconds: f
     dialect = getattr(storage, "_dialect", None)
     engine = getattr(storage, "_engine", None)
     postgresql = None
+    watcher = None
     if dialect is not None and dialect.name == "postgresql":
         postgresql = (engine, dialect)
         hub.on_first_subscriber(PostgreSQLListener(hub, engine).start)
     elif dialect is not None and dialect.name == "sqlite" and engine.url.database:
         watcher = SQLiteWatcher(hub, engine.url.database, poll_interval_seconds)
         hub.on_first_subscriber(watcher.start)
-    config.add_subscriber(TransactionGroups(hub, postgresql), ResourceChanged)
+    config.add_subscriber(TransactionGroups(hub, postgresql, watcher), ResourceChanged)

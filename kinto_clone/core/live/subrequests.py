@@ -10,6 +10,7 @@ those of the ordinary endpoint.
 from __future__ import annotations
 
 import io
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -70,6 +71,17 @@ class ListRead:
     def has_next_page(self) -> bool:
         return "Next-Page" in self.response.headers
 
+    @cached_property
+    def events(self) -> bytes:
+        """The objects as server-sent events, encoded once for every stream
+        sharing this read (:class:`~kinto_clone.core.live.hub.SharedReads`)."""
+        lines = []
+        for obj in self.objects:
+            kind = "delete" if obj.get("deleted") else "change"
+            data = json.dumps(obj, separators=(",", ":"))
+            lines.append(f"id: {obj['last_modified']}\nevent: {kind}\ndata: {data}\n\n")
+        return "".join(lines).encode()
+
 
 def read_list(
     request: Request, query: Iterable[tuple[str, str]], if_none_match: str | None = None
@@ -93,7 +105,8 @@ def read_list(
     if if_none_match:
         environ["HTTP_IF_NONE_MATCH"] = if_none_match
     subrequest = type(request)(environ)
-    response = request.invoke_subrequest(subrequest, use_tweens=True)
+    with request.registry.live_hub.read_slots:
+        response = request.invoke_subrequest(subrequest, use_tweens=True)
     group = subrequest.environ.get(LIST_GROUP_ENVIRON_KEY)
     return ListRead(response, tuple(group) if group else None)  # type: ignore[arg-type]
 

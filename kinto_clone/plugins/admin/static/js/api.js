@@ -132,9 +132,49 @@ export function upload(target, formData, onProgress) {
 
 export const get = (target, options) => request("GET", target, options);
 
+let serverCapabilities = {};
+
 /** The server's hello: capabilities, settings and the user (when signed in). */
 export async function hello(auth = true) {
-  return (await get("", { auth })).data;
+  const data = (await get("", { auth })).data;
+  serverCapabilities = data?.capabilities || {};
+  return data;
+}
+
+/** Whether the server streams the changes of its lists (capability `live`). */
+export function hasLiveChanges() {
+  return "live" in serverCapabilities;
+}
+
+/**
+ * Follow the changes of a list as server-sent events, read with fetch() (which,
+ * unlike EventSource, sends the Authorization header; credentials never go in
+ * URLs). Calls `onEvent(kind)` once the stream is open ("open": changes made
+ * before it are not sent) and for each event ("change", "delete", "error");
+ * returns when the stream ends or `signal` aborts it; throws if it is refused.
+ */
+export async function followChanges(target, onEvent, signal) {
+  const url = new URL(target, API_ROOT);
+  if (url.origin !== new URL(API_ROOT).origin) throw new Error("Refusing to send credentials to another origin.");
+  const session = currentSession();
+  const headers = { Accept: "text/event-stream" };
+  if (session) headers.Authorization = session.authorization;
+  const response = await fetch(url, { headers, credentials: "omit", cache: "no-store", signal });
+  if (response.status !== 200) answer(response.status, response.headers, await response.text());
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  onEvent("open");
+  let text = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    text += value;
+    const blocks = text.split("\n\n");
+    text = blocks.pop();
+    for (const block of blocks) {
+      const kind = block.split("\n").find((line) => line.startsWith("event:"));
+      if (kind) onEvent(kind.slice("event:".length).trim());
+    }
+  }
 }
 
 /** One page of a list: {items, next, total}. */

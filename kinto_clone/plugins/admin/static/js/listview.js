@@ -1,11 +1,14 @@
 // A paginated table of a Kinto list: sorting by a column, filters in
 // Kinto's querystring syntax, pages followed through the Next-Page header.
 
-import { countObjects, listPage, request } from "./api.js";
+import { countObjects, followChanges, hasLiveChanges, listPage, request } from "./api.js";
 import { display, flashError, formatDate, h, mount } from "./dom.js";
 
-/** How often a shown list asks whether it changed (answered by its ETag). */
+/** How often a shown list asks whether it changed (answered by its ETag), when
+ * the server has no live changes; with them, how often the feed is checked. */
 const LIVE_INTERVAL_MS = 3000;
+/** Events arriving together reload the page once. */
+const LIVE_RELOAD_DELAY_MS = 100;
 
 const OPERATORS = [
   ["", "equals"], ["not_", "differs from"], ["like_", "contains (like)"], ["min_", "≥"], ["max_", "≤"],
@@ -132,16 +135,49 @@ export function renderList(container, options) {
     mount(filterBox, form, active.length ? h("p", {}, "Active filters: ", active) : null);
   }
 
-  // Live updates: while the list is shown (and the tab visible), its ETag (the
-  // latest change under its parent, deletions included) is polled with the
-  // cheapest request giving it, one id and no count; a change reloads the page
-  // being read.
+  // Live updates: while the list is shown (and the tab visible), a change
+  // reloads the page being read. A server announcing `live` streams the list's
+  // changes (one event stream, closed when the list is left or hidden; the page
+  // is read again once it opens, for what changed before); else,
+  // or if the stream is refused, the list's ETag (the latest change under its
+  // parent, deletions included) is polled with the cheapest request giving it,
+  // one id and no count.
   const live = h("input", { type: "checkbox", id: `${options.idPrefix || "list"}-live`, checked: true });
   let seenEtag = null;
+  let feed = null;
+  let feedRefused = false;
+  let reloadDue = null;
+  function reloadSoon() {
+    reloadDue ??= setTimeout(() => {
+      reloadDue = null;
+      load(state.pageIndex);
+    }, LIVE_RELOAD_DELAY_MS);
+  }
+  async function openFeed() {
+    const controller = new AbortController();
+    feed = controller;
+    try {
+      await followChanges(options.target, reloadSoon, controller.signal);
+    } catch (error) {
+      if (error.name !== "AbortError") feedRefused = true;
+    } finally {
+      if (feed === controller) feed = null;
+    }
+  }
   async function poll() {
-    if (!container.isConnected) return;
+    if (!container.isConnected) {
+      feed?.abort();
+      return;
+    }
     setTimeout(poll, LIVE_INTERVAL_MS);
-    if (!live.checked || document.hidden) return;
+    if (!live.checked || document.hidden) {
+      feed?.abort();
+      return;
+    }
+    if (hasLiveChanges() && !feedRefused) {
+      if (!feed) openFeed();
+      return;
+    }
     try {
       const { headers } = await request("GET", options.target, { query: { _limit: "1", _fields: "id" } });
       const etag = headers.get("ETag");
