@@ -27,13 +27,17 @@ class RecordingHub(ChangeHub):
         self.published.put(None if groups is None else sorted(groups))
         super().publish(groups)
 
-    def next_groups(self, timeout: float = 5.0) -> list:
-        """The next publication naming groups (wake-everyone ones skipped)."""
+    def next_groups(self, timeout: float = 5.0, among: str = "/buckets/b/") -> list:
+        """The next publication naming groups under ``among`` (wake-everyone
+        ones skipped, and those of tests running meanwhile on other schemas of
+        the same PostgreSQL database: ``NOTIFY`` channels are per database)."""
         deadline = time.monotonic() + timeout
         while True:
             groups = self.published.get(timeout=max(0.01, deadline - time.monotonic()))
             if groups is not None:
-                return groups
+                mine = [group for group in groups if group[1].startswith(among)]
+                if mine:
+                    return mine
 
 
 @pytest.mark.postgresql
