@@ -7,7 +7,10 @@ import base64
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Any
 
 import pytest
 import requests
@@ -69,57 +72,15 @@ def test_held_requests_leave_the_ordinary_threads_free(start_server: StartServer
             stream.close()
 
 
-def test_waiting_streams_are_parked_out_of_the_event_loop() -> None:
-    """In a real waitress server, a waiting stream is hidden from the loop and
-    comes back to write its events."""
-
-    settings = {
-        f"kinto.{k}_backend": f"kinto.core.{k}.memory" for k in ("storage", "permission", "cache")
-    }
-    settings.update({"kinto.userid_hmac_secret": "x", "multiauth.policies": "basicauth"})
-    socket_map = ParkingMap()
-    port = free_port()
-    server = waitress.create_server(
-        kinto_clone.main({}, **settings), map=socket_map, host="127.0.0.1", port=port, threads=8
-    )
-    threading.Thread(target=server.run, daemon=True).start()
-    base = f"http://127.0.0.1:{port}"
-    try:
-        requests.put(f"{base}/v1/buckets/b", auth=AUTH, timeout=10).raise_for_status()
-        requests.put(f"{base}/v1/buckets/b/collections/c", auth=AUTH, timeout=10)
-        token = base64.b64encode(":".join(AUTH).encode()).decode()
-        request = (
-            f"GET {RECORDS} HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n"
-            f"Authorization: Basic {token}\r\n\r\n"
-        ).encode()
-        streams = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(3)]
-        for stream in streams:
-            stream.sendall(request)
-        deadline = time.monotonic() + 5
-        while len(socket_map.parked) < 3 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert len(socket_map.parked) == 3
-        requests.post(f"{base}{RECORDS}", json={"data": {"n": 1}}, auth=AUTH, timeout=10)
-        for stream in streams:
-            received = b""
-            while b'"n":1' not in received:
-                received += stream.recv(65536)
-        for stream in streams:
-            stream.close()
-    finally:
-        server.close()
-
-
-def test_a_client_closing_its_stream_frees_its_place_at_once() -> None:
-    """A parked stream whose client leaves ends without waiting for a heartbeat
-    (15 s here) to find the socket closed: its place and thread are free."""
-
+@contextmanager
+def parked_streams(count: int) -> Iterator[tuple[str, ParkingMap, Any, list[socket.socket]]]:
+    """A waitress server of a memory-backed app in this process, and ``count``
+    event streams on its records, parked: ``(base url, socket map, app, streams)``."""
     settings = {
         f"kinto.{k}_backend": f"kinto.core.{k}.memory" for k in ("storage", "permission", "cache")
     }
     settings.update({"kinto.userid_hmac_secret": "x", "multiauth.policies": "basicauth"})
     app = kinto_clone.main({}, **settings)
-    hub = app.registry.live_hub
     socket_map = ParkingMap()
     port = free_port()
     server = waitress.create_server(app, map=socket_map, host="127.0.0.1", port=port, threads=8)
@@ -133,12 +94,40 @@ def test_a_client_closing_its_stream_frees_its_place_at_once() -> None:
             f"GET {RECORDS} HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n"
             f"Authorization: Basic {token}\r\n\r\n"
         ).encode()
-        streams = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(2)]
+        streams = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(count)]
         for stream in streams:
             stream.sendall(request)
         deadline = time.monotonic() + 5
-        while len(socket_map.parked) < 2 and time.monotonic() < deadline:
+        while len(socket_map.parked) < count and time.monotonic() < deadline:
             time.sleep(0.05)
+        yield base, socket_map, app, streams
+    finally:
+        server.close()
+
+
+def _receive_until(stream: socket.socket, expected: bytes) -> None:
+    received = b""
+    while expected not in received:
+        received += stream.recv(65536)
+
+
+def test_waiting_streams_are_parked_out_of_the_event_loop() -> None:
+    """In a real waitress server, a waiting stream is hidden from the loop and
+    comes back to write its events."""
+    with parked_streams(3) as (base, socket_map, _, streams):
+        assert len(socket_map.parked) == 3
+        requests.post(f"{base}{RECORDS}", json={"data": {"n": 1}}, auth=AUTH, timeout=10)
+        for stream in streams:
+            _receive_until(stream, b'"n":1')
+        for stream in streams:
+            stream.close()
+
+
+def test_a_client_closing_its_stream_frees_its_place_at_once() -> None:
+    """A parked stream whose client leaves ends without waiting for a heartbeat
+    (15 s here) to find the socket closed: its place and thread are free."""
+    with parked_streams(2) as (base, _, app, streams):
+        hub = app.registry.live_hub
         assert hub.subscriber_count == 2
         streams[0].close()
         deadline = time.monotonic() + 2
@@ -147,9 +136,5 @@ def test_a_client_closing_its_stream_frees_its_place_at_once() -> None:
         assert hub.subscriber_count == 1
         # The other stream still gets its events.
         requests.post(f"{base}{RECORDS}", json={"data": {"n": 1}}, auth=AUTH, timeout=10)
-        received = b""
-        while b'"n":1' not in received:
-            received += streams[1].recv(65536)
+        _receive_until(streams[1], b'"n":1')
         streams[1].close()
-    finally:
-        server.close()
