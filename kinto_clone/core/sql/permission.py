@@ -126,15 +126,11 @@ class SQLPermission(PermissionBase):
         self, participant: SQLParticipant, object_ids: Iterable[str]
     ) -> dict[str, Permissions]:
         """Every ACE of the objects (one query for those not read yet)."""
-        known = self._memo(participant)
-        missing = [object_id for object_id in dict.fromkeys(object_ids) if object_id not in known]
+        missing = self.unknown_object_ids(participant, list(object_ids))
         if missing:
-            found: dict[str, Permissions] = {object_id: {} for object_id in missing}
             rows = participant.fetch(self._aces_of, {"object_ids": missing})
-            for object_id, permission, principal in rows:
-                found[object_id].setdefault(permission, set()).add(principal)
-            known.update(found)
-        return known
+            self.remember_aces(participant, missing, rows)
+        return self._memo(participant)
 
     def initialize_schema(self, dry_run: bool = False) -> list[str]:
         return self.schema.migrate(self._engine, self._dialect, dry_run=dry_run)
@@ -210,7 +206,7 @@ class SQLPermission(PermissionBase):
         object_ids: list[str],
         found: list[tuple[str, str, str]],
     ) -> None:
-        """Record the ACEs a prefetch read of ``object_ids`` (all of them)."""
+        """Record the ACEs read of ``object_ids`` (all of them, here or by a prefetch)."""
         known = self._memo(participant)
         known.update({object_id: {} for object_id in object_ids})
         for object_id, permission, principal in found:

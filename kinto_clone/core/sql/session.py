@@ -387,14 +387,19 @@ def compiled_native_sql(
     cache = _compiled_caches.get(dialect.name)
     if cache is None:
         cache = _compiled_caches.setdefault(dialect.name, LRUCache(MAX_COMPILED_SHAPES))
-    compiled, extracted = statement._compile_w_cache(  # type: ignore[attr-defined]
-        dialect,
-        compiled_cache=cache,
-        column_keys=[],
-        for_executemany=False,
-        schema_translate_map=None,
-    )[:2]
-    if compiled._bind_processors:
+    try:
+        # SQLAlchemy's own compiled cache, as its execution uses it (private
+        # API: should a release change it, statements go through SQLAlchemy).
+        compiled, extracted = statement._compile_w_cache(  # type: ignore[attr-defined]
+            dialect,
+            compiled_cache=cache,
+            column_keys=[],
+            for_executemany=False,
+            schema_translate_map=None,
+        )[:2]
+        if compiled._bind_processors:
+            return None
+    except (AttributeError, TypeError):
         return None
     parameters = compiled.construct_params(extracted_parameters=extracted, escape_names=False)
     text = compiled.string

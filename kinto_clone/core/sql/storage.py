@@ -221,18 +221,14 @@ class SQLStorage(StorageBase):
         """Kept for the transaction (``known_objects``): the sub-requests of
         a batch writing one collection check its parents once."""
         with self._session() as participant:
-            known = _known_objects(participant)
-            missing = [key for key in dict.fromkeys(keys) if key not in known]
+            missing = self.unknown_keys(participant, keys)
             if missing:
                 rows = participant.fetch(*self._statements.by_keys(missing))
-                found: dict[ObjectKey, Object | None] = dict.fromkeys(missing)
-                for resource_name, parent_id, object_id, last_modified, data in rows:
-                    found[(resource_name, parent_id, object_id)] = {
-                        **data,
-                        DEFAULT_ID_FIELD: object_id,
-                        DEFAULT_MODIFIED_FIELD: last_modified,
-                    }
-                known.update(found)
+                found = [
+                    ((rn, pid, object_id), stamp, data) for rn, pid, object_id, stamp, data in rows
+                ]
+                self.remember_objects(participant, missing, found)
+            known = _known_objects(participant)
             return {key: dict(obj) for key in keys if (obj := known[key]) is not None}
 
     # Prefetching (kinto_clone.core.prefetch)
@@ -257,7 +253,8 @@ class SQLStorage(StorageBase):
         keys: list[ObjectKey],
         found: list[tuple[ObjectKey, int, dict[str, Any]]],
     ) -> None:
-        """Record what a prefetch read of ``keys`` (those not found: missing)."""
+        """Record what was read of ``keys``, here or by a prefetch (those not
+        found: missing)."""
         known = _known_objects(participant)
         known.update(dict.fromkeys(keys))
         for key, last_modified, data in found:
