@@ -1,13 +1,27 @@
-"""Several server processes behind one listening socket (``kinto start --workers N``).
+"""Several server processes behind one listening address (``kinto start --workers N``).
 
 waitress serves requests on Python threads, so one process uses one core however
 many the machine has.  The parent process here binds the listening sockets, builds
 the application once (so that a bad configuration fails before anything forks),
-closes its database connections, and forks ``N`` workers that all accept on the
-same sockets: the kernel spreads connections among them.  The parent only
-supervises: a worker that dies is replaced, and ``SIGTERM``/``SIGINT`` stop them
-all.  Workers share nothing but the database, which is why the memory backends
-(whose data lives in each process) are refused.
+closes its database connections, and forks ``N`` workers.
+
+The parent accepts every connection itself and hands it to the worker holding the
+fewest open connections (its file descriptor travels over a Unix socket pair;
+the worker reports each connection it closes on the same pair).  Workers that
+accepted on a shared socket themselves would race for each new connection, and
+the first to wake usually takes a whole burst: with clients that keep their
+connections open, one worker would serve them all while the other idles.
+Handing connections out costs the parent one ``sendmsg`` per connection, not per
+request.
+
+Each worker is pinned to a core of its own when there are enough of them: the
+threads of one process hand the GIL to each other, and when they run on different
+cores each hand-off wakes a thread on another core, which nearly doubled the CPU
+spent per request (measured: 1.12 ms against 0.68 ms for a record read).
+
+The parent only dispatches and supervises: a worker that dies is replaced, and
+``SIGTERM``/``SIGINT`` stop them all.  Workers share nothing but the database,
+which is why the memory backends (whose data lives in each process) are refused.
 """
 
 from __future__ import annotations
@@ -15,14 +29,18 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import selectors
 import signal
 import socket
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-import waitress
 from waitress.adjustments import Adjustments
+from waitress.channel import HTTPChannel
+from waitress.server import TcpWSGIServer
+from waitress.task import ThreadedTaskDispatcher
 
 from kinto_clone.core.live.hub import CONCURRENT_READS
 from kinto_clone.core.live.serving import ParkingMap
@@ -112,14 +130,106 @@ def bind_sockets(options: Mapping[str, Any]) -> list[socket.socket]:
     return sockets
 
 
-def _server_options(options: Mapping[str, Any], sockets: list[socket.socket]) -> dict[str, Any]:
-    served = {k: v for k, v in options.items() if k not in ("host", "port", "listen")}
-    served["sockets"] = sockets
-    return served
+def _server_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in options.items() if k not in ("host", "port", "listen")}
+
+
+def _numeric_address(sock: socket.socket) -> tuple[str, str]:
+    host, port = socket.getnameinfo(
+        sock.getsockname(), socket.NI_NUMERICHOST | socket.NI_NUMERICSERV
+    )
+    return host, port
+
+
+class ReportingChannel(HTTPChannel):
+    """waitress's connection, telling the supervisor when it goes away."""
+
+    def del_channel(self, map: Any = None) -> None:
+        was_open = self._fileno in self.server.active_channels
+        super().del_channel(map)
+        if was_open:
+            self.server.connection_closed()
+
+
+class DispatchedServer(TcpWSGIServer):
+    """A worker's waitress server, fed connections by the supervisor.
+
+    Its "listening" socket is the worker's end of the socket pair: a new
+    connection arrives as a file descriptor, and each connection closed here is
+    reported back as one byte.  The end of the pair (the supervisor is gone)
+    stops the worker, as waitress stops on ``SystemExit``.
+    """
+
+    def __init__(
+        self,
+        application: Callable[..., Any],
+        channel: socket.socket,
+        listener: socket.socket,
+        adj: Adjustments,
+        socket_map: dict[int, Any],
+    ) -> None:
+        self._address = _numeric_address(listener)
+        dispatcher = ThreadedTaskDispatcher()
+        dispatcher.set_thread_count(adj.threads)
+        sockinfo = (listener.family, listener.type, listener.proto, listener.getsockname())
+        super().__init__(
+            application,
+            socket_map,
+            _sock=channel,
+            dispatcher=dispatcher,
+            adj=adj,
+            sockinfo=sockinfo,
+            bind_socket=False,
+        )
+
+    channel_class = ReportingChannel
+
+    def getsockname(self) -> tuple[str, str]:
+        # The address clients connected to (SERVER_PORT), not the socket pair's.
+        return self._address
+
+    def accept_connections(self) -> None:
+        self.accepting = True
+
+    def accept(self) -> tuple[socket.socket, Any] | None:
+        try:
+            message, fds, _, _ = socket.recv_fds(self.socket, 1, 1)
+        except (BlockingIOError, InterruptedError):
+            return None
+        if not fds:
+            if message:
+                return None
+            raise SystemExit(0)
+        connection = socket.socket(fileno=fds[0])
+        try:
+            return connection, connection.getpeername()
+        except OSError:  # the client left before it reached us
+            connection.close()
+            self.connection_closed()
+            return None
+
+    def handle_close(self) -> None:
+        raise SystemExit(0)
+
+    def connection_closed(self) -> None:
+        with contextlib.suppress(OSError):
+            self.socket.send(b"c")
+
+
+@dataclass
+class Worker:
+    """The supervisor's view of one worker process."""
+
+    index: int
+    pid: int
+    channel: socket.socket
+    started: float
+    connections: int = 0
 
 
 class Supervisor:
-    """Forks the workers, replaces the ones that die, stops them all on a signal."""
+    """Forks the workers, hands them connections, replaces the ones that die,
+    stops them all on a signal."""
 
     def __init__(
         self,
@@ -130,60 +240,150 @@ class Supervisor:
         before_fork: Callable[[], None],
     ) -> None:
         self.app = app
-        self.options = _server_options(options, sockets)
+        self.adjustments = Adjustments(**_server_options(options))
+        self.listeners = sockets
         self.count = count
         self.before_fork = before_fork
-        self.children: dict[int, float] = {}
+        self.cpus = _worker_cpus(count)
+        self.workers: dict[int, Worker] = {}
+        self.selector = selectors.DefaultSelector()
         self.stopping = False
         self.quick_deaths = 0
+        self.turn = 0
 
     def run(self) -> int:
         signal.signal(signal.SIGTERM, self._stop)
         signal.signal(signal.SIGINT, self._stop)
         self.before_fork()
-        for _ in range(self.count):
-            self._spawn()
-        while self.children:
-            try:
-                pid, status = os.wait()
-            except ChildProcessError:
+        for listener in self.listeners:
+            listener.setblocking(False)
+            self.selector.register(listener, selectors.EVENT_READ)
+        for index in range(self.count):
+            self._spawn(index)
+        while not self.stopping:
+            for key, _ in self.selector.select(timeout=0.2):
+                if key.data is None:
+                    self._accept(key.fileobj)
+                else:
+                    self._read_reports(key.data)
+            if self.stopping:
                 break
-            except InterruptedError:
-                continue
-            started = self.children.pop(pid, None)
-            if started is None or self.stopping:
-                continue
-            self._on_death(pid, status, started)
-            if self.quick_deaths >= MAX_QUICK_DEATHS:
-                logger.error("Workers keep dying at start-up; stopping.")
-                self._stop_children()
-                return 1
-            self._spawn()
+            for worker, status in self._reap():
+                self._on_death(worker, status)
+                if self.quick_deaths >= MAX_QUICK_DEATHS:
+                    logger.error("Workers keep dying at start-up; stopping.")
+                    self._stop_children()
+                    return 1
+                self._spawn(worker.index)
         return 0
 
-    def _on_death(self, pid: int, status: int, started: float) -> None:
-        if time.monotonic() - started < QUICK_DEATH_SECONDS:
+    def _accept(self, listener: socket.socket) -> None:
+        # A bounded burst per turn, so that reports and deaths are read meanwhile.
+        for _ in range(64):
+            try:
+                connection, _ = listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as error:  # out of file descriptors, mostly
+                logger.warning("Cannot accept a connection: %s", error)
+                return
+            with connection:
+                self._dispatch(connection)
+
+    def _dispatch(self, connection: socket.socket) -> None:
+        """To the worker with the fewest connections; ties go round the workers."""
+        count = self.count
+        ordered = sorted(
+            self.workers.values(),
+            key=lambda w: (w.connections, (w.index - self.turn) % count),
+        )
+        for worker in ordered:
+            try:
+                socket.send_fds(worker.channel, [b"c"], [connection.fileno()])
+            except OSError:  # dying, or too far behind: the next one takes it
+                continue
+            worker.connections += 1
+            self.turn = worker.index + 1
+            return
+        logger.warning("No worker could take a connection; it is closed.")
+
+    def _read_reports(self, worker: Worker) -> None:
+        while True:
+            try:
+                reports = worker.channel.recv(4096)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                reports = b""
+            if not reports:  # the worker is gone; _reap replaces it
+                self._forget_channel(worker)
+                return
+            worker.connections = max(0, worker.connections - len(reports))
+
+    def _forget_channel(self, worker: Worker) -> None:
+        with contextlib.suppress(KeyError, ValueError):
+            self.selector.unregister(worker.channel)
+
+    def _reap(self) -> list[tuple[Worker, int]]:
+        dead = []
+        while self.workers:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if not pid:
+                break
+            worker = self.workers.pop(pid, None)
+            if worker is not None:
+                self._forget_channel(worker)
+                worker.channel.close()
+                dead.append((worker, status))
+        return dead
+
+    def _on_death(self, worker: Worker, status: int) -> None:
+        if time.monotonic() - worker.started < QUICK_DEATH_SECONDS:
             self.quick_deaths += 1
             time.sleep(min(2.0, 0.1 * 2**self.quick_deaths))
         else:
             self.quick_deaths = 0
-        logger.warning("Worker %s exited (%s); starting another.", pid, _describe_status(status))
+        logger.warning(
+            "Worker %s exited (%s); starting another.", worker.pid, _describe_status(status)
+        )
 
-    def _spawn(self) -> None:
+    def _spawn(self, index: int) -> None:
+        # SEQPACKET keeps each handed-over connection a message of its own.
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         pid = os.fork()
         if pid == 0:
             code = 1
             try:
-                code = self._serve()
+                ours.close()
+                code = self._serve(index, theirs)
             finally:
                 os._exit(code)
-        self.children[pid] = time.monotonic()
+        theirs.close()
+        ours.setblocking(False)
+        worker = Worker(index=index, pid=pid, channel=ours, started=time.monotonic())
+        self.workers[pid] = worker
+        self.selector.register(ours, selectors.EVENT_READ, worker)
 
-    def _serve(self) -> int:
+    def _serve(self, index: int, channel: socket.socket) -> int:
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         signal.signal(signal.SIGTERM, _exit_worker)
+        # What the parent dispatches with is not the worker's to hold.
+        self.selector.close()
+        for worker in self.workers.values():
+            worker.channel.close()
+        listener = self.listeners[0]
+        for other in self.listeners[1:]:
+            other.close()
+        if self.cpus is not None:
+            os.sched_setaffinity(0, {self.cpus[index]})
         try:
-            server = waitress.create_server(self.app, map=ParkingMap(), **self.options)
+            server = DispatchedServer(
+                self.app, channel, listener, self.adjustments, socket_map=ParkingMap()
+            )
+            listener.close()
             server.run()
         except SystemExit as stop:
             return stop.code if isinstance(stop.code, int) else 0
@@ -198,21 +398,32 @@ class Supervisor:
 
     def _stop_children(self) -> None:
         self.stopping = True
-        for pid in list(self.children):
+        for pid in list(self.workers):
             _signal(pid, signal.SIGTERM)
         deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
-        while self.children and time.monotonic() < deadline:
+        while self.workers and time.monotonic() < deadline:
             try:
                 pid, _ = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
-                self.children.clear()
+                self.workers.clear()
                 break
             if pid:
-                self.children.pop(pid, None)
+                self.workers.pop(pid, None)
             else:
                 time.sleep(0.05)
-        for pid in list(self.children):
+        for pid in list(self.workers):
             _signal(pid, signal.SIGKILL)
+
+
+def _worker_cpus(count: int) -> list[int] | None:
+    """One core per worker, from those this process may use; None if too few."""
+    try:
+        allowed = sorted(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return None
+    if count > len(allowed):
+        return None
+    return allowed[:count]
 
 
 def _exit_worker(signum: int, frame: object) -> None:

@@ -6,6 +6,8 @@ read from ``/proc``, so the tests see the workers the kernel sees.
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import os
 import signal
 import subprocess
@@ -137,3 +139,101 @@ def test_pools_keep_workers_under_max_connections() -> None:
     given = workers.pool_defaults({"storage_pool_size": "7"}, 2, 4, 100)
     assert "storage_pool_size" not in given
     assert given["permission_pool_size"] == str(needed)
+
+
+def socket_inodes(pid: int) -> set[str]:
+    """The inodes of the sockets ``pid`` holds open (``socket:[123]`` links)."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            target = os.readlink(fd)
+            if target.startswith("socket:["):
+                inodes.add(target[len("socket:[") : -1])
+    return inodes
+
+
+def server_side_inodes(client_ports: set[int]) -> dict[str, int]:
+    """Server-side sockets of the connections from ``client_ports``: inode -> port."""
+    found = {}
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                remote_port = int(fields[2].rsplit(":", 1)[1], 16)
+                if remote_port in client_ports and fields[9] != "0":
+                    found[fields[9]] = remote_port
+    return found
+
+
+def port(connection: http.client.HTTPConnection) -> int:
+    return connection.sock.getsockname()[1]
+
+
+def served_by(worker_pids: set[int], ports: set[int]) -> dict[int, set[int]]:
+    """Which worker holds the connections from ``ports``: {pid: set of client ports}."""
+    inodes = server_side_inodes(ports)
+    return {pid: {inodes[i] for i in socket_inodes(pid) if i in inodes} for pid in worker_pids}
+
+
+def open_connection(url: str) -> http.client.HTTPConnection:
+    """A keep-alive connection that has been served once (so it has been handed out)."""
+    host, port = url.removeprefix("http://").rsplit(":", 1)
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    connection.request("GET", "/v1/")
+    response = connection.getresponse()
+    response.read()
+    assert response.status == 200
+    return connection
+
+
+def test_connections_go_to_the_least_busy_worker(
+    tmp_path: Path, start_server: StartServer
+) -> None:
+    """Eight keep-alive clients split four and four, and closed ones free their worker."""
+    settings = sql_settings(SQLITE_TEMPLATE, f"sqlite:///{tmp_path / 'kinto.db'}")
+    server = start_server(settings, options=["--workers", "2"])
+    pids = wait_for_children(server.pid, 2)
+    connections = [open_connection(server.url) for _ in range(8)]
+    held = served_by(pids, {port(c) for c in connections})
+    assert sorted(len(ports) for ports in held.values()) == [4, 4], held
+
+    busy, other = sorted(pids)
+    leaving = [c for c in connections if port(c) in held[busy]]
+    staying = [c for c in connections if c not in leaving]
+    for connection in leaving:
+        connection.close()
+    # The worker reports the closes once it sees them; wait until it no longer
+    # holds them, then give the report time to reach the supervisor.
+    deadline = time.monotonic() + 10
+    while served_by({busy}, held[busy])[busy] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    newcomers = [open_connection(server.url) for _ in range(4)]
+    held = served_by(pids, {port(c) for c in [*staying, *newcomers]})
+    assert held[busy] == {port(c) for c in newcomers}, held
+    assert len(held[other]) == 4
+    for connection in [*staying, *newcomers]:
+        connection.close()
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="one CPU: nothing to pin apart")
+def test_each_worker_has_a_core_of_its_own(tmp_path: Path, start_server: StartServer) -> None:
+    settings = sql_settings(SQLITE_TEMPLATE, f"sqlite:///{tmp_path / 'kinto.db'}")
+    server = start_server(settings, options=["--workers", "2"])
+    pids = wait_for_children(server.pid, 2)
+    cpus = [os.sched_getaffinity(pid) for pid in pids]
+    assert all(len(allowed) == 1 for allowed in cpus), cpus
+    assert cpus[0] != cpus[1]
+    assert requests.get(f"{server.url}/v1/", timeout=5).status_code == 200
+
+
+def test_workers_stop_when_the_supervisor_dies(tmp_path: Path, start_server: StartServer) -> None:
+    """Killed without a chance to stop them, the parent leaves no worker behind."""
+    settings = sql_settings(SQLITE_TEMPLATE, f"sqlite:///{tmp_path / 'kinto.db'}")
+    server = start_server(settings, options=["--workers", "2"])
+    pids = wait_for_children(server.pid, 2)
+    os.kill(server.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 15
+    while any(Path(f"/proc/{pid}").exists() for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(Path(f"/proc/{pid}").exists() for pid in pids)
