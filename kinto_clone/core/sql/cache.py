@@ -11,8 +11,6 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
@@ -48,10 +46,8 @@ class SQLCache(CacheBase):
         self._engine = engine
         self._dialect = dialect
 
-    @contextmanager
-    def _session(self) -> Iterator[SQLParticipant]:
-        with participate(self._engine, self._dialect) as participant:
-            yield participant
+    def _session(self) -> participate:
+        return participate(self._engine, self._dialect)
 
     def initialize_schema(self, dry_run: bool = False) -> list[str]:
         return self.schema.migrate(self._engine, self._dialect, dry_run=dry_run)

@@ -8,8 +8,7 @@ that ids ``re.escape``-d by callers still match.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
@@ -112,10 +111,8 @@ class SQLPermission(PermissionBase):
         else:
             self._add_and_read = None
 
-    @contextmanager
-    def _session(self) -> Iterator[SQLParticipant]:
-        with participate(self._engine, self._dialect) as participant:
-            yield participant
+    def _session(self) -> participate:
+        return participate(self._engine, self._dialect)
 
     @staticmethod
     def _memo(participant: SQLParticipant) -> dict[str, Permissions]:

@@ -35,30 +35,41 @@ Parameters = dict[str, Any] | list[dict[str, Any]] | None
 
 @contextlib.contextmanager
 def translate_errors() -> Iterator[None]:
-    """Turn database errors into the backend exceptions the HTTP layer knows.
+    """Turn database errors into the backend exceptions the HTTP layer knows
+    (:func:`_translated`)."""
+    try:
+        yield
+    except sa.exc.SQLAlchemyError as error:
+        translated = _translated(error)
+        if translated is None:
+            raise
+        raise translated from error
+
+
+def _translated(error: BaseException) -> Exception | None:
+    """The exception the HTTP layer knows for a database ``error``; None to keep it.
 
     A lost or unreachable server, an exhausted pool or a deadlock become
     :class:`BackendError` (503, the client retries); a violated constraint
     :class:`IntegrityError` (409).  A value SQLAlchemy could not convert keeps
     its own ``TypeError``/``ValueError``: that is the caller's mistake.
     """
-    try:
-        yield
-    except sa.exc.IntegrityError as error:
-        raise IntegrityError(str(error.orig)) from error
-    except sa.exc.DBAPIError as error:
+    if isinstance(error, sa.exc.IntegrityError):
+        return IntegrityError(str(error.orig))
+    if isinstance(error, sa.exc.DBAPIError):
         # Logged by whoever handles the BackendError (the 503 view, the commit
         # tween, the heartbeat, the start-up check), once and in its context: a
         # ``kinto`` command prints it as its one line of error.
         logger.debug("Database error: %s", error.orig)
-        raise BackendError(original=error.orig) from error
-    except sa.exc.StatementError as error:
+        return BackendError(original=error.orig)
+    if isinstance(error, sa.exc.StatementError):
         if isinstance(error.orig, TypeError | ValueError):
-            raise error.orig from error
-        raise BackendError(original=error) from error
-    except sa.exc.SQLAlchemyError as error:
+            return error.orig
+        return BackendError(original=error)
+    if isinstance(error, sa.exc.SQLAlchemyError):
         logger.debug("Database error: %s", error)
-        raise BackendError(original=error) from error
+        return BackendError(original=error)
+    return None
 
 
 class SQLParticipant:
@@ -446,11 +457,49 @@ def _driver_error(
     )
 
 
-@contextlib.contextmanager
-def participate(engine: Engine, dialect: Dialect) -> Iterator[SQLParticipant]:
-    """The participant of ``engine`` in the current (or a new) transaction."""
-    with translate_errors(), transaction.atomic() as tx:
-        yield tx.join(engine, partial(SQLParticipant, engine, dialect))
+class participate:
+    """The participant of ``engine`` in the current (or a new) transaction.
+
+    A class rather than a generator: every storage and permission call of a
+    request enters one (a dozen per record read), and the three nested generator
+    context managers it replaced cost about a tenth of a read's CPU.
+    """
+
+    __slots__ = ("_atomic", "_dialect", "_engine")
+
+    def __init__(self, engine: Engine, dialect: Dialect) -> None:
+        self._engine = engine
+        self._dialect = dialect
+        self._atomic: contextlib.AbstractContextManager[transaction.Transaction] | None = None
+
+    def __enter__(self) -> SQLParticipant:
+        tx = transaction.current()
+        if tx is None:
+            self._atomic = transaction.atomic()
+            tx = self._atomic.__enter__()
+        try:
+            return tx.join(self._engine, partial(SQLParticipant, self._engine, self._dialect))
+        except BaseException as error:
+            self.__exit__(type(error), error, error.__traceback__)  # never swallows
+            raise
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, error: BaseException | None, tb: Any
+    ) -> bool:
+        atomic, self._atomic = self._atomic, None
+        if atomic is not None:
+            try:
+                atomic.__exit__(exc_type, error, tb)  # commits, or aborts and re-raises
+            except BaseException as failed:  # the commit itself failed
+                error = failed
+        if error is None:
+            return False
+        translated = _translated(error)
+        if translated is None:
+            if exc_type is None:
+                raise error
+            return False
+        raise translated from error
 
 
 def ping(engine: Engine) -> bool:

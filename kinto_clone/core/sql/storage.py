@@ -11,8 +11,7 @@ filtered, sorted and paginated by the database (:mod:`.query`).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -535,10 +534,8 @@ class SQLStorage(StorageBase):
 
     # Internals
 
-    @contextmanager
-    def _session(self) -> Iterator[SQLParticipant]:
-        with participate(self._engine, self._dialect) as participant:
-            yield participant
+    def _session(self) -> participate:
+        return participate(self._engine, self._dialect)
 
     def _matching(
         self,
