@@ -218,7 +218,12 @@ def _create_server(app: Any, options: Mapping[str, str]) -> Any:
     """The waitress server, listening; a port it cannot take is the operator's to fix."""
     address = options.get("listen") or f"{options.get('host')}:{options.get('port')}"
     try:
-        return waitress.create_server(app, map=serving.ParkingMap(), **options)
+        return waitress.create_server(
+            app,
+            map=serving.ParkingMap(),
+            _dispatcher=serving.dispatcher(int(options["threads"])),
+            **options,
+        )
     except OSError as error:
         reason = error.strerror or str(error)
         raise CommandError(

@@ -40,10 +40,9 @@ from typing import Any
 from waitress.adjustments import Adjustments
 from waitress.channel import HTTPChannel
 from waitress.server import TcpWSGIServer
-from waitress.task import ThreadedTaskDispatcher
 
+from kinto_clone.core.live import serving
 from kinto_clone.core.live.hub import CONCURRENT_READS
-from kinto_clone.core.live.serving import ParkingMap
 
 logger = logging.getLogger(__name__)
 
@@ -169,14 +168,12 @@ class DispatchedServer(TcpWSGIServer):
         socket_map: dict[int, Any],
     ) -> None:
         self._address = _numeric_address(listener)
-        dispatcher = ThreadedTaskDispatcher()
-        dispatcher.set_thread_count(adj.threads)
         sockinfo = (listener.family, listener.type, listener.proto, listener.getsockname())
         super().__init__(
             application,
             socket_map,
             _sock=channel,
-            dispatcher=dispatcher,
+            dispatcher=serving.dispatcher(adj.threads),
             adj=adj,
             sockinfo=sockinfo,
             bind_socket=False,
@@ -381,7 +378,7 @@ class Supervisor:
             os.sched_setaffinity(0, {self.cpus[index]})
         try:
             server = DispatchedServer(
-                self.app, channel, listener, self.adjustments, socket_map=ParkingMap()
+                self.app, channel, listener, self.adjustments, socket_map=serving.ParkingMap()
             )
             listener.close()
             server.run()
