@@ -49,12 +49,32 @@ class BasicAuthPolicy:
     what Kinto's tutorials and tests use; an empty user name is anonymous.
     """
 
+    # Ids of recent ``Authorization`` headers: a client sends the same one on every
+    # request, and parsing it and hashing it cost a tenth of a cheap read.
+    MEMO_SIZE = 1024
+
+    def __init__(self) -> None:
+        self._memo: dict[tuple[str, str], str | None] = {}
+
     def authenticated_userid(self, request: Request) -> str | None:
-        credentials = basic_credentials(request)
-        if credentials is None or not credentials[0]:
+        header = request.environ.get("HTTP_AUTHORIZATION")
+        if header is None:
             return None
         secret = request.registry.settings["userid_hmac_secret"]
-        return hmac_digest(secret, f"{credentials[0]}:{credentials[1]}")
+        key = (secret, header)
+        try:
+            return self._memo[key]
+        except KeyError:
+            pass
+        credentials = basic_credentials(request)
+        if credentials is None or not credentials[0]:
+            userid = None
+        else:
+            userid = hmac_digest(secret, f"{credentials[0]}:{credentials[1]}")
+        if len(self._memo) >= self.MEMO_SIZE:
+            self._memo.clear()
+        self._memo[key] = userid
+        return userid
 
     def forget(self, request: Request) -> list[tuple[str, str]]:
         return [("WWW-Authenticate", 'Basic realm="Realm"')]

@@ -25,10 +25,20 @@ def _finite_float(text: str) -> float:
     return value
 
 
-def loads(text: str) -> Any:
+# Built once, as ``json.loads`` does for its defaults: given hooks, it would build
+# a decoder and its scanner on every call (a tenth of parsing a small body).
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
+
+
+def loads(text: str | bytes) -> Any:
     """``json.loads`` refusing (``ValueError``) what is not JSON: ``NaN``,
     ``Infinity`` and overflowing numbers."""
-    return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+    if not isinstance(text, str):
+        return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+    if text.startswith("\ufeff"):
+        # ``json.loads``'s own check, and its words.
+        raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+    return _DECODER.decode(text)
 
 
 def count_values(value: Any, limit: int | None = None) -> int:

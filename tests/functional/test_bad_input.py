@@ -135,6 +135,29 @@ def test_a_deeply_nested_body_is_a_400(record: webtest.TestApp, depth: int) -> N
         assert "nested" in detail["description"]
 
 
+@pytest.mark.clone_only  # Kinto 26.5.0 accepts any depth its parser reaches.
+@pytest.mark.parametrize(("lists", "status"), [(125, 200), (126, 400)])
+def test_the_depth_limit_counts_every_level(
+    record: webtest.TestApp, lists: int, status: int
+) -> None:
+    # The body, ``data``, the lists and the number: 128 levels are the most
+    # allowed, though the text opens only 127 or 128 brackets.
+    raw = b'{"data": {"a": ' + b"[" * lists + b"1" + b"]" * lists + b"}}"
+    response = send(record, "PUT", RECORD, raw)
+    if status == 400:
+        assert "nested" in assert_invalid(response)["description"]
+    else:
+        assert response.status_int == status
+
+
+@pytest.mark.clone_only  # Kinto's memory backend stores it; PostgreSQL cannot.
+def test_a_lone_surrogate_decoded_by_the_charset_is_a_400(record: webtest.TestApp) -> None:
+    # No ``\u`` escape is left in the text for the JSON decoder: the charset made it.
+    headers = {"Content-Type": "application/json; charset=unicode_escape", **ALICE}
+    detail = assert_invalid(send(record, "PUT", RECORD, b'{"data": {"a": "\\ud800"}}', headers))
+    assert detail["description"] == "Invalid JSON: unpaired surrogate in string"
+
+
 def test_a_large_body_is_accepted(app_backend: AppBackend, start_server: StartServer) -> None:
     # Over HTTP: in-process, WebOb spools big bodies to temporary files that
     # WebTest never closes (ResourceWarning).

@@ -362,6 +362,10 @@ class Resource:
         return result
 
     def _validate_data(self, data: dict[str, Any]) -> dict[str, Any]:
+        if self.schema is ObjectSchema:
+            # Accepts any object and keeps every field: colander would only deep
+            # copy it, and whatever stores it copies it again.
+            return dict(data)
         try:
             return self.schema().deserialize(data)
         except colander.Invalid as error:

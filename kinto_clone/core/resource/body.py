@@ -95,6 +95,35 @@ def _text_problem(value: Any) -> str | None:
     return None
 
 
+def _may_nest_too_deep(text: str) -> bool:
+    """Whether a document parsed from ``text`` could nest deeper than ``MAX_DEPTH``.
+
+    Each level below the top is an object or array opened in the text, so with
+    fewer brackets than ``MAX_DEPTH`` (counting those inside strings only errs
+    on the safe side) the walk of :func:`nesting_depth` is not needed.
+    """
+    return text.count("{") + text.count("[") >= MAX_DEPTH
+
+
+def _may_hold_unstorable_text(text: str) -> bool:
+    """Whether a document parsed from ``text`` could hold a string
+    :func:`_text_problem` refuses.
+
+    The decoder copies every character of a string from the text, except the
+    escapes; only a ``\\u`` escape can make a NUL or a lone surrogate.  Without
+    one, the text itself tells, in C, rather than a walk of every string.
+    """
+    if "\\u" in text or "\x00" in text:
+        return True
+    if text.isascii():
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def read_json_body(request: Request, allowed_types: tuple[str, ...] = (JSON,)) -> Any:
     """The decoded object or array, or ``None`` when empty; 415/400 for anything unusable.
 
@@ -123,9 +152,9 @@ def read_json_body(request: Request, allowed_types: tuple[str, ...] = (JSON,)) -
         _raise_unusable_body(request, messages.invalid_json(error))
     if not isinstance(body, dict | list):
         _raise_unusable_body(request, messages.NOT_AN_OBJECT_OR_ARRAY)
-    if nesting_depth(body, MAX_DEPTH) > MAX_DEPTH:
+    if _may_nest_too_deep(text) and nesting_depth(body, MAX_DEPTH) > MAX_DEPTH:
         raise_invalid(request, "body", None, f"JSON nested deeper than {MAX_DEPTH} levels")
-    problem = _text_problem(body)
+    problem = _text_problem(body) if _may_hold_unstorable_text(text) else None
     if problem:
         raise_invalid(request, "body", None, problem)
     return body

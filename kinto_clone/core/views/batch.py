@@ -111,8 +111,11 @@ def _refuse_if_batch(request: Request, subrequest: Request) -> None:
     routes nowhere: the sub-request answers its own 400.
     """
     try:
-        subrequest.path_info  # noqa: B018 (decoding is the check)
+        path = subrequest.path_info
     except UnicodeDecodeError:
+        return
+    if "batch" not in path:
+        # No other path routes there: spare the walk of every route.
         return
     route = request.registry.getUtility(IRoutesMapper)(subrequest)["route"]
     if route is not None and route.name == batch.name:

@@ -43,24 +43,40 @@ def _resources_by_route(registry: Registry) -> dict[str, type[Resource]]:
 def written_lists(subrequests: Iterable[Request]) -> list[tuple[str, str]]:
     """``(resource name, parent id)`` of each list the subrequests write, sorted."""
     lists = set()
+    # Sub-requests of a batch mostly share a path (25 creations in one list):
+    # routed once, and one resource built to name the list.  Routes may depend
+    # on the method, parent ids on the user (accounts): both are in the key.
+    by_path: dict[tuple[str, str, str | None], tuple[str, str] | None] = {}
     for subrequest in subrequests:
         if subrequest.method in READ_METHODS:
             continue
-        registry = subrequest.registry
-        info = registry.getUtility(IRoutesMapper)(subrequest)
-        route = info["route"]
-        resource_class = route and _resources_by_route(registry).get(route.name)
-        if resource_class is None:
-            continue
-        subrequest.matchdict = info["match"]
-        try:
-            parent_id = resource_class(subrequest).get_parent_id()
-        except Exception:
-            # The sub-request will fail the same way when it runs, and report
-            # it in its own slot: there is nothing to lock for it.
-            continue
-        lists.add((resource_class.name, parent_id))
+        environ = subrequest.environ
+        path = (subrequest.method, environ.get("PATH_INFO", ""), environ.get("HTTP_AUTHORIZATION"))
+        if path not in by_path:
+            by_path[path] = _written_list(subrequest)
+        written = by_path[path]
+        if written is not None:
+            lists.add(written)
     return sorted(lists)
+
+
+def _written_list(subrequest: Request) -> tuple[str, str] | None:
+    """``(resource name, parent id)`` of the list a write routed like
+    ``subrequest`` changes, if a resource serves it."""
+    registry = subrequest.registry
+    info = registry.getUtility(IRoutesMapper)(subrequest)
+    route = info["route"]
+    resource_class = route and _resources_by_route(registry).get(route.name)
+    if resource_class is None:
+        return None
+    subrequest.matchdict = info["match"]
+    try:
+        parent_id = resource_class(subrequest).get_parent_id()
+    except Exception:
+        # The sub-request will fail the same way when it runs, and report
+        # it in its own slot: there is nothing to lock for it.
+        return None
+    return resource_class.name, parent_id
 
 
 def lock_written_lists(request: Request, subrequests: Iterable[Request]) -> None:
