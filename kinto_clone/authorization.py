@@ -10,6 +10,8 @@ collections in a bucket can see the bucket).
 
 from __future__ import annotations
 
+import functools
+
 from pyramid.config import Configurator
 
 from kinto_clone.core.authorization import default_bound_permissions
@@ -74,6 +76,18 @@ def _ancestors(object_uri: str) -> tuple[str | None, bool, dict[str, str]]:
 
 
 def bound_permissions(object_uri: str, permission: str) -> list[tuple[str, str]]:
+    # A copy: callers own their list.
+    return list(_bound_permissions(object_uri, permission))
+
+
+@functools.lru_cache(maxsize=4096)
+def _bound_permissions(object_uri: str, permission: str) -> tuple[tuple[str, str], ...]:
+    """Computed once per URI: every request asks for its URI twice (the
+    prefetch, then the check), and readers keep asking for the same ones."""
+    return tuple(_compute_bound_permissions(object_uri, permission))
+
+
+def _compute_bound_permissions(object_uri: str, permission: str) -> list[tuple[str, str]]:
     object_type, plural, uris = _ancestors(object_uri)
     if not uris and object_uri.count("/") <= 1:
         return []  # The root (``/buckets``): granted by settings only.

@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 import re
 import time
-import uuid
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -29,6 +28,8 @@ from pyramid.config import Configurator
 from pyramid.registry import Registry
 from pyramid.request import Request
 from pyramid.response import Response
+
+from kinto_clone.core.storage.generators import uuid4_text
 
 Handler = Callable[[Request], Response]
 
@@ -63,7 +64,7 @@ def request_id(request: Request) -> str:
     given = request.environ.get("HTTP_X_REQUEST_ID", "")
     if VALID_REQUEST_ID.fullmatch(given):
         return given
-    return str(uuid.uuid4())
+    return uuid4_text()
 
 
 def log_context(request: Request, **fields: Any) -> dict[str, Any]:

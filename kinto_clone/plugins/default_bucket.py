@@ -9,6 +9,7 @@ request is re-dispatched on the real URL within the same transaction.
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from typing import Any
@@ -28,8 +29,13 @@ from kinto_clone.core.storage import ObjectNotFoundError, UnicityError
 
 def default_bucket_id(request: Request) -> str:
     secret = request.registry.settings["default_bucket_hmac_secret"]
-    digest = hmac_digest(secret, request.prefixed_userid)
-    return str(uuid.UUID(digest[:32]))
+    return _bucket_id(secret, request.prefixed_userid)
+
+
+@functools.lru_cache(maxsize=1024)
+def _bucket_id(secret: str, userid: str) -> str:
+    """Derived once per user, not on each of their requests."""
+    return str(uuid.UUID(hmac_digest(secret, userid)[:32]))
 
 
 def _create_if_missing(
@@ -142,6 +148,11 @@ def default_bucket(request: Request) -> Response:
     return request.invoke_subrequest(_subrequest(request, path, body), use_tweens=False)
 
 
+# WebOb reads these two as ``Content-Length`` and ``Content-Type``: never
+# copied (the length is the new body's, the type is ``CONTENT_TYPE``).
+_NOT_HEADERS = frozenset({"HTTP_CONTENT_LENGTH", "HTTP_CONTENT_TYPE"})
+
+
 def _subrequest(request: Request, path: str, body: bytes | None) -> Request:
     """The request on the real URL; ``body=None`` hands the body stream on
     unread, so an upload (an attachment) is never held in memory here."""
@@ -152,14 +163,19 @@ def _subrequest(request: Request, path: str, body: bytes | None) -> Request:
         subrequest.content_length = request.content_length
         return subrequest
     query = request.query_string
-    # The body may have been rewritten: its length is recomputed.
-    headers = {k: v for k, v in request.headers.items() if k.lower() != "content-length"}
     subrequest = type(request).blank(
         path + (f"?{query}" if query else ""),
         base_url=request.application_url,
         method=request.method,
-        headers=headers,
         POST=body if body else None,
+    )
+    # The request's headers, straight from its environ (WebOb's header view
+    # renames every key twice); the body may have been rewritten: its length
+    # is the new one.
+    subrequest.environ.update(
+        (key, value)
+        for key, value in request.environ.items()
+        if (key.startswith("HTTP_") and key not in _NOT_HEADERS) or key == "CONTENT_TYPE"
     )
     if not body:
         subrequest.body = b""
