@@ -165,3 +165,28 @@ def test_an_id_containing_default_is_not_rewritten(app: webtest.TestApp) -> None
     assert response.json["data"]["id"] == "default-1"
     response = app.post_json("/v1/buckets/default/collections", body, headers=ALICE, status=201)
     assert response.json["data"]["id"] == "default-1"
+
+
+def test_the_alias_hands_every_header_on(app: webtest.TestApp) -> None:
+    created = app.post_json(f"{TASKS}/records", {"data": {"a": 1, "b": 2}}, headers=ALICE)
+    record = f"{TASKS}/records/{created.json['data']['id']}"
+    etag = created.headers["ETag"]
+    # Preconditions, the patch format and the response behaviour all reach the record.
+    stale = {**ALICE, "If-Match": '"1"', "Content-Type": "application/json"}
+    app.patch(record, '{"data": {"a": 3}}', headers=stale, status=412)
+    merge = {
+        **ALICE,
+        "If-Match": etag,
+        "Content-Type": "application/merge-patch+json",
+        "Response-Behavior": "light",
+    }
+    patched = app.patch(record, '{"data": {"a": null, "c": 3}}', headers=merge, status=200)
+    assert patched.json["data"] == {"c": 3}
+    assert "a" not in app.get(record, headers=ALICE).json["data"]
+
+
+def test_the_bucket_named_default_in_its_body_gets_a_body_of_its_own_length(
+    app: webtest.TestApp,
+) -> None:
+    response = app.put_json("/v1/buckets/default", {"data": {"id": "default"}}, headers=ALICE)
+    assert response.json["data"]["id"] == default_bucket_id("alice")
