@@ -18,7 +18,7 @@ from typing import Any
 from pyramid.config import Configurator
 from pyramid.router import Router
 
-from kinto_clone.core import dotted, requests
+from kinto_clone.core import dotted, multiviews, requests
 from kinto_clone.core.settings import InvalidSetting
 
 __all__ = ["main"]
@@ -58,4 +58,5 @@ def main(global_config: dict[str, Any] | None = None, **settings: Any) -> Router
     config.include("kinto_clone.schema_validation")
     config.commit()
     requests.freeze_request_extensions(config.registry)
+    multiviews.use_checking_multiviews(config.registry)
     return config.make_wsgi_app()
