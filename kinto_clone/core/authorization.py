@@ -14,6 +14,7 @@ not, so existence never leaks.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 from pyramid.config import Configurator
@@ -33,6 +34,7 @@ def default_bound_permissions(object_uri: str, permission: str) -> Bound:
     return bound
 
 
+@functools.lru_cache(maxsize=256)
 def _setting_name(resource_name: str, permission: str) -> str:
     if permission.startswith(f"{resource_name}:"):
         return f"{permission.replace(':', '_')}_principals"

@@ -269,12 +269,13 @@ class Resource:
         )
         prefetch(request, plan)
 
-    def _prefetch_for_write(self) -> None:
-        """:meth:`_prefetch` under the list's write lock: the object read is
-        the one the write will replace, and ``BEGIN`` and the lock go in the
-        same round trip."""
+    def _existing_for_write(self) -> dict[str, Any] | None:
+        """The object a write replaces, read under the list's write lock
+        (:meth:`_current_object` with ``for_write``), with :meth:`_prefetch`:
+        ``BEGIN`` and the lock go in the same round trip."""
         self.model.lock_for_write()
         self._prefetch("write", with_object=True)
+        return self._current_object(self.object_id)
 
     def _authorize(
         self, permission: str, object_missing: bool = False, uri: str | None = None
@@ -555,8 +556,7 @@ class Resource:
         return envelope
 
     def put(self) -> dict[str, Any]:
-        self._prefetch_for_write()
-        existing = self._current_object(self.object_id, for_write=True)
+        existing = self._existing_for_write()
         if_none_match = preconditions.conditions(self.request)[1]
         if existing is None or if_none_match == preconditions.ANY:
             self._authorize("create")
@@ -596,8 +596,7 @@ class Resource:
         return content_type if content_type in (JSON_PATCH, MERGE_PATCH) else bodies.JSON
 
     def patch(self) -> dict[str, Any]:
-        self._prefetch_for_write()
-        existing = self._current_object(self.object_id, for_write=True)
+        existing = self._existing_for_write()
         self._authorize("write", object_missing=existing is None)
         self.check_parents_exist()
         self._raise_400_if_invalid_id(self.object_id)
@@ -674,8 +673,7 @@ class Resource:
         return envelope
 
     def delete(self) -> dict[str, Any]:
-        self._prefetch_for_write()
-        existing = self._current_object(self.object_id, for_write=True)
+        existing = self._existing_for_write()
         self._authorize("write", object_missing=existing is None)
         self.check_parents_exist()
         self._raise_400_if_invalid_id(self.object_id)
