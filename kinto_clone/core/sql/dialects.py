@@ -42,7 +42,7 @@ from kinto_clone.core.sql.fields import (
     sqlite_jsonb_key,
     sqlite_lower,
 )
-from kinto_clone.core.sql.tables import dump_document
+from kinto_clone.core.sql.tables import dump_document, load_document
 from kinto_clone.core.storage import BackendError
 
 __all__ = ["BUSY_TIMEOUT_MS", "POSTGRESQL", "SQLITE", "Dialect", "PoolSettings"]
@@ -175,6 +175,7 @@ class PostgreSQLDialect(Dialect):
             isolation_level="AUTOCOMMIT",
             executemany_mode="values_plus_batch",
             json_serializer=dump_document,
+            json_deserializer=load_document,
             connect_args=connect_args,
             execution_options={prepared.EXECUTION_OPTION: pool.prepared_statements},
         )
@@ -259,6 +260,7 @@ class SQLiteDialect(Dialect):
             pool_timeout=pool.timeout,
             pool_recycle=pool.recycle,
             json_serializer=dump_document,
+            json_deserializer=load_document,
             # ``timeout`` is SQLite's busy timeout: wait for the write lock.
             connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
         )
