@@ -13,19 +13,18 @@ import logging
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, CursorResult, Engine
 from sqlalchemy.sql.expression import Executable
-from sqlalchemy.util import LRUCache
 
 from kinto_clone.core import transaction
 from kinto_clone.core.sql import prepared
 from kinto_clone.core.sql.dialects import Dialect
 from kinto_clone.core.storage import BackendError, IntegrityError
 
-__all__ = ["SQLParticipant", "participate", "ping", "translate_errors"]
+__all__ = ["SQLParticipant", "ShapedStatement", "participate", "ping", "translate_errors"]
 
 logger = logging.getLogger(__name__)
 
@@ -136,22 +135,36 @@ class SQLParticipant:
         sql, sequences, types = native_sql(statement, self.connection)
         return self._fetch_native(sql, sequences, types, parameters)
 
-    def fetch_built(self, statement: Executable) -> Sequence[Sequence[Any]]:
-        """:meth:`fetch` for a statement built per call, its values written in
-        it (a list page and its filters).
+    def fetch_shaped(
+        self, shaped: ShapedStatement, values: dict[str, Any]
+    ) -> Sequence[Sequence[Any]]:
+        """:meth:`fetch` for a statement built once per shape of a query (a
+        list page and its filters), the values varying between requests given
+        apart as ``values``.
 
-        SQLAlchemy's compiled cache gives the SQL of its shape and the values;
-        the statement then runs as :meth:`fetch` runs, prepared where its
-        parameters have plain types (text, numbers).  Statements whose
-        parameters SQLAlchemy would convert run through SQLAlchemy.
+        Its SQL, compiled on first use, runs on the driver's cursor: on
+        PostgreSQL as :meth:`fetch` runs, prepared where its parameters have
+        plain types (text, numbers); on SQLite as positional parameters, the
+        rows of a page left as the driver gives them (SQLAlchemy's result
+        rows cost more than SQLite's work).  Statements whose parameters
+        SQLAlchemy would convert, or expand, run through SQLAlchemy.
         """
-        if not self._dialect.driver_adapts_sequences:
-            return self.execute(statement).all()
-        found = compiled_native_sql(statement, self.connection)
-        if found is None:
-            return self.execute(statement).all()
-        sql, sequences, types, parameters = found
-        return self._fetch_native(sql, sequences, types, parameters)
+        native = shaped.native
+        if native is None:
+            if self._dialect.driver_adapts_sequences:
+                native = compiled_native_sql(shaped.statement, self.connection)
+            else:
+                native = compiled_positional_sql(shaped.statement, self.connection)
+            native = shaped.native = native or False
+        if native is False:
+            return self.execute(shaped.statement, values).all()
+        if self._dialect.driver_adapts_sequences:
+            sql, sequences, types, parameters = native
+            return self._fetch_native(sql, sequences, types, {**parameters, **values})
+        sql, names, parameters = native
+        self._send_pending()
+        merged = {**parameters, **values}
+        return self._fetch_on_cursor(sql, [merged[name] for name in names])
 
     def _fetch_native(
         self,
@@ -184,7 +197,7 @@ class SQLParticipant:
         return self._retried(run) if retry else run()
 
     def _fetch_on_cursor(
-        self, sql: str, parameters: dict[str, Any], preparing: bool = False
+        self, sql: str, parameters: dict[str, Any] | list[Any], preparing: bool = False
     ) -> list[tuple[Any, ...]]:
         connection = self.connection
         cursor = connection.connection.cursor()
@@ -343,6 +356,17 @@ class SQLParticipant:
             self.connection.close()
 
 
+class ShapedStatement:
+    """A statement built for one shape of query, and its driver SQL once
+    compiled (``False``: it runs through SQLAlchemy)."""
+
+    __slots__ = ("native", "statement")
+
+    def __init__(self, statement: Executable) -> None:
+        self.statement = statement
+        self.native: NativeSQL | PositionalSQL | Literal[False] | None = None
+
+
 # A named parameter of driver SQL in psycopg2's style.
 _PARAMETER = re.compile(r"%\((\w+)\)s")
 
@@ -381,57 +405,60 @@ _driver_sql: dict[str, dict[Executable, tuple[str, tuple[str, ...], dict[str, st
 # Parameter types a prepared statement may declare for values SQLAlchemy would
 # send as they are (others: the statement is sent as text).
 _PLAIN_TYPES = frozenset({"TEXT", "VARCHAR", "INTEGER", "BIGINT", "SMALLINT", "BOOLEAN"})
-MAX_COMPILED_SHAPES = 500
-_compiled_caches: dict[str, LRUCache] = {}
-_compiled_sql: dict[str, tuple[str, tuple[str, ...], dict[str, str] | None]] = {}
+NativeSQL = tuple[str, tuple[str, ...], dict[str, str] | None, dict[str, Any]]
 
 
-def compiled_native_sql(
-    statement: Executable, connection: Connection
-) -> tuple[str, tuple[str, ...], dict[str, str] | None, dict[str, Any]] | None:
-    """:func:`native_sql` of a statement built per call, with its values, or
-    ``None`` when SQLAlchemy would convert some of them (bind processors).
+def compiled_native_sql(statement: Executable, connection: Connection) -> NativeSQL | None:
+    """:func:`native_sql` of a statement holding values (those of the request
+    it was built for), with them, or ``None`` when SQLAlchemy would convert
+    some of them (bind processors).
 
     The types are ``None`` when some parameter is not of a plain type.
     """
     dialect = connection.dialect
-    cache = _compiled_caches.get(dialect.name)
-    if cache is None:
-        cache = _compiled_caches.setdefault(dialect.name, LRUCache(MAX_COMPILED_SHAPES))
+    compiled = statement.compile(dialect=dialect)
     try:
-        # SQLAlchemy's own compiled cache, as its execution uses it (private
-        # API: should a release change it, statements go through SQLAlchemy).
-        compiled, extracted = statement._compile_w_cache(  # type: ignore[attr-defined]
-            dialect,
-            compiled_cache=cache,
-            column_keys=[],
-            for_executemany=False,
-            schema_translate_map=None,
-        )[:2]
-        if compiled._bind_processors:
+        # Private API: should a release change it, statements go through SQLAlchemy.
+        if compiled._bind_processors:  # type: ignore[attr-defined]
             return None
-    except (AttributeError, TypeError):
+    except AttributeError:
         return None
-    parameters = compiled.construct_params(extracted_parameters=extracted, escape_names=False)
+    parameters = compiled.construct_params(escape_names=False)
     text = compiled.string
-    found = _compiled_sql.get(text)
-    if found is None:
-        types: dict[str, str] | None = {}
-        for bind, name in compiled.bind_names.items():
-            try:
-                # A column's collation is not the parameter's.
-                declared = bind.type.compile(dialect=dialect).split(" COLLATE ")[0]
-            except (sa.exc.CompileError, AttributeError):
-                declared = ""
-            if declared not in _PLAIN_TYPES:
-                types = None
-                break
-            types[name] = declared
-        sequences = tuple(_EXPANDING.findall(text))
-        found = (_EXPANDING.sub(r"%(\1)s", text), sequences, types)
-        if len(_compiled_sql) < MAX_COMPILED_SHAPES:
-            _compiled_sql[text] = found
-    return (*found, parameters)
+    types: dict[str, str] | None = {}
+    for bind, name in compiled.bind_names.items():
+        try:
+            # A column's collation is not the parameter's.
+            declared = bind.type.compile(dialect=dialect).split(" COLLATE ")[0]
+        except (sa.exc.CompileError, AttributeError):
+            declared = ""
+        if declared not in _PLAIN_TYPES:
+            types = None
+            break
+        types[name] = declared
+    sequences = tuple(_EXPANDING.findall(text))
+    return _EXPANDING.sub(r"%(\1)s", text), sequences, types, parameters
+
+
+PositionalSQL = tuple[str, tuple[str, ...], dict[str, Any]]
+
+
+def compiled_positional_sql(statement: Executable, connection: Connection) -> PositionalSQL | None:
+    """The SQL of a statement holding values (those of the request it was
+    built for) for a driver taking positional parameters (SQLite), the names
+    of its parameters in their order, and their values; ``None`` when
+    SQLAlchemy would convert some of them or expand a list."""
+    compiled = statement.compile(dialect=connection.dialect)
+    try:
+        # Private API: should a release change it, statements go through SQLAlchemy.
+        if compiled._bind_processors:  # type: ignore[attr-defined]
+            return None
+    except AttributeError:
+        return None
+    names = compiled.positiontup
+    if names is None or "POSTCOMPILE" in compiled.string:
+        return None
+    return compiled.string, tuple(names), compiled.construct_params(escape_names=False)
 
 
 def _as_tuples(values: Iterable[Any]) -> tuple[Any, ...]:

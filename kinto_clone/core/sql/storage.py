@@ -24,10 +24,10 @@ from kinto_clone.core.sql.dialects import Dialect
 from kinto_clone.core.sql.engine import engine_from_config
 from kinto_clone.core.sql.permission import SQLPermission
 from kinto_clone.core.sql.prefetch import SQLPrefetcher
-from kinto_clone.core.sql.query import ObjectQueries, group_condition
+from kinto_clone.core.sql.query import ListStatements, ObjectQueries, group_condition
 from kinto_clone.core.sql.schema import Migration, Schema, check_schema, create
 from kinto_clone.core.sql.session import SQLParticipant, participate, ping
-from kinto_clone.core.sql.tables import dump_document, objects, timestamps
+from kinto_clone.core.sql.tables import dump_document, load_documents, objects, timestamps
 from kinto_clone.core.sql.timestamps import (
     STAMP,
     Group,
@@ -55,6 +55,13 @@ from kinto_clone.core.storage import (
 __all__ = ["SCHEMA", "SQLStorage", "load_from_config"]
 
 DEFAULT_MAX_FETCH_SIZE = 10000
+# Documents as text, decoded together (:func:`~.tables.load_documents`).
+_LISTED_COLUMNS = (
+    objects.c.id,
+    objects.c.last_modified,
+    objects.c.deleted,
+    sa.cast(objects.c.data, sa.Text).label("data"),
+)
 
 SCHEMA = Schema(
     "storage",
@@ -88,6 +95,7 @@ class SQLStorage(StorageBase):
         self._engine = engine
         self._dialect = dialect
         self._queries = ObjectQueries(dialect.fields)
+        self._lists = ListStatements(self._queries, _LISTED_COLUMNS)
         self._max_fetch_size = max_fetch_size
         self._readonly = readonly
         self._timestamps = GroupTimestamps(dialect, clock)
@@ -338,33 +346,27 @@ class SQLStorage(StorageBase):
         modified_field: str = DEFAULT_MODIFIED_FIELD,
         deleted_field: str = DEFAULT_DELETED_FIELD,
     ) -> list[Object]:
-        cap = self._page_cap(limit)
-        columns = [objects.c.id, objects.c.last_modified, objects.c.deleted, objects.c.data]
-        query = (
-            sa.select(*columns)
-            .where(
-                self._matching(
-                    resource_name,
-                    parent_id,
-                    filters,
-                    pagination_rules,
-                    include_deleted,
-                    id_field,
-                    modified_field,
-                )
-            )
-            .order_by(*self._queries.order(sorting or [], id_field, modified_field))
-            .limit(cap)
+        shaped, values = self._lists.select(
+            resource_name,
+            parent_id,
+            filters or [],
+            sorting or [],
+            pagination_rules or [],
+            include_deleted,
+            id_field,
+            modified_field,
+            self._page_cap(limit),
         )
         with self._session() as participant:
-            rows = participant.fetch_built(query)
+            rows = participant.fetch_shaped(shaped, values)
+        documents = load_documents([row[3] for row in rows])
         # Rows unpacked as tuples: a page is up to thousands of rows, and
         # attribute access on them costs more than building the objects.
         return [
             {id_field: object_id, modified_field: stamp, deleted_field: True}
             if deleted
             else {**data, id_field: object_id, modified_field: stamp}
-            for object_id, stamp, deleted, data in rows
+            for (object_id, stamp, deleted, _), data in zip(rows, documents, strict=True)
         ]
 
     def count_all(

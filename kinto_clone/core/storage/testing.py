@@ -786,6 +786,40 @@ class StorageContract:
     def test_list_all_unknown_group_is_empty(self, storage):
         assert list_all(storage, parent_id="/nothing", include_deleted=True) == []
 
+    def test_list_all_of_one_shape_with_other_bounds_and_parents(self, storage):
+        # SQL backends build one statement per shape of query, the parent, ids
+        # and timestamps given per execution: each call must use its own.
+        stored = [create(storage, {"name": str(n)}) for n in range(4)]
+        create(storage, {"name": "other"}, parent_id=OTHER_PARENT)
+        for position, obj in enumerate(stored):
+            since = Filter("last_modified", obj["last_modified"], COMPARISON.GT)
+            after = {str(n) for n in range(position + 1, 4)}
+            assert names(list_all(storage, filters=[since])) == after
+            by_id = Filter("id", obj["id"], COMPARISON.EQ)
+            assert names(list_all(storage, filters=[by_id])) == {str(position)}
+            assert names(list_all(storage, filters=[by_id], parent_id=OTHER_PARENT)) == set()
+        assert names(list_all(storage, parent_id=OTHER_PARENT)) == {"other"}
+
+    def test_list_all_filters_equal_in_python_differ_in_json(self, storage):
+        # 1 == 1.0 == True in Python: a cache of statements keyed on values
+        # must not take one for the other.
+        for name, value in [
+            ("one", 1),
+            ("true", True),
+            ("text", "1"),
+            ("zero", 0),
+            ("false", False),
+        ]:
+            create(storage, {"name": name, "v": value})
+        cases = [(1, {"one"}), (True, {"true"}), ("1", {"text"}), (1.0, {"one"})]
+        cases += [(0, {"zero"}), (False, {"false"}), (0.0, {"zero"})]
+        for value, expected in [*cases, *reversed(cases)]:
+            assert (
+                names(list_all(storage, filters=[Filter("v", value, COMPARISON.EQ)])) == expected
+            )
+            found = list_all(storage, filters=[Filter("v", [value], COMPARISON.IN)])
+            assert names(found) == expected
+
     # Filters on several parents at once (``*`` patterns)
 
     @staticmethod
