@@ -14,9 +14,11 @@ import json
 from typing import Any
 
 import pytest
+import webob
 import webtest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pyramid.encode import urlencode
 
 from kinto_clone.core.resource.querystring import parse_sorting
 from kinto_clone.core.storage.filtering import sort_objects
@@ -263,3 +265,22 @@ def test_a_token_of_nested_values_decodes_in_linear_time(mixed: webtest.TestApp)
     token = base64.urlsafe_b64encode(b'{"a":' * 30_000 + b"1" + b"}" * 30_000).decode()
     response = mixed.get(f"{RECORDS}?_token={token}", headers=ALICE, status=400)
     assert response.json["details"] == [INVALID]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "_limit=2",
+        "_sort=-v&_limit=3&has_v=true",
+        "exclude_v=%C3%A9%20%C3%BC+x%26y%3D&_fields=v,sub.n&_limit=1",
+        "_limit=1&_sort=id&_limit=2&exclude_id=a/b%3F",
+    ],
+)
+def test_next_page_url_is_spelled_as_pyramid_spells_it(mixed: webtest.TestApp, query: str) -> None:
+    response = mixed.get(f"{RECORDS}?{query}", headers=ALICE)
+    url = response.headers["Next-Page"]
+    sent = webob.Request.blank(f"{RECORDS}?{query}").GET
+    params = {**dict(sent), "_limit": sent.getall("_limit")[-1]}
+    token = webob.Request.blank(url).GET["_token"]
+    expected = "http://localhost" + RECORDS + "?" + urlencode({**params, "_token": token})
+    assert url == expected

@@ -22,6 +22,7 @@ import re
 import uuid
 from typing import Any
 
+from pyramid.encode import quote_plus
 from pyramid.request import Request
 
 from kinto_clone.core import json_values
@@ -181,7 +182,23 @@ def rules_from_token(
 def next_page_url(
     request: Request, sorting: list[Sort], limit: int, last_object: dict[str, Any], offset: int
 ) -> str:
+    """The URL of this request, with ``_limit`` and a new ``_token``, spelled
+    as Pyramid's ``current_route_url`` would.
+
+    Pyramid quotes every value one character at a time as soon as one needs
+    quoting, as the token does (its base64 padding): a tenth of a list
+    request's time.  The token, of the URL-safe base64 alphabet, is quoted
+    here by replacing its ``=``; the other values as Pyramid quotes them.
+    """
     params = dict(request_GET(request))
     params["_limit"] = str(limit)
     params["_token"] = build_token(request, sorting, last_object, offset)
-    return request.current_route_url(_query=params)
+    query = "&".join(
+        f"{quote_plus(name)}={_quoted_token(value) if name == '_token' else quote_plus(value)}"
+        for name, value in params.items()
+    )
+    return f"{request.current_route_url(_query={})}?{query}"
+
+
+def _quoted_token(token: str) -> str:
+    return token.replace("=", "%3D")
