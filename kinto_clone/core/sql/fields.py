@@ -251,6 +251,14 @@ _SQLITE_TYPES = {
 }
 
 
+# The ``json_type`` of the scalars of each rank but null.
+_SCALAR_TYPES = {
+    STRING: ("text",),
+    NUMBER: ("integer", "real"),
+    BOOLEAN: ("true", "false"),
+}
+
+
 class _SQLiteField:
     """One field of a row: its ``json_type``, ``json_extract`` value and rank."""
 
@@ -399,6 +407,13 @@ def _compare(field: _SQLiteField, op: COMPARISON, value: Any) -> Condition:
         # Types holding a single value.
         return compare(field.rank, rank)
     left, right = field.comparable(rank, value)
+    if op is COMPARISON.EQ and rank in _SCALAR_TYPES:
+        # The value first, then the type: SQLite parses the document at every
+        # JSON function call, and most rows already differ by value (the type
+        # rank costs two or three calls).  ``IS`` is false, not NULL, for an
+        # absent field, like the rank comparison.
+        types = [sa.literal(name) for name in _SCALAR_TYPES[rank]]
+        return sa.and_(left.is_(right), field.type.in_(types))
     same = compare(left, right)
     if op is COMPARISON.EQ:
         return sa.and_(field.rank == rank, same)

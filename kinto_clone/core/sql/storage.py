@@ -360,14 +360,19 @@ class SQLStorage(StorageBase):
         with self._session() as participant:
             rows = participant.fetch_shaped(shaped, values)
         documents = load_documents([row[3] for row in rows])
+        found = []
         # Rows unpacked as tuples: a page is up to thousands of rows, and
-        # attribute access on them costs more than building the objects.
-        return [
-            {id_field: object_id, modified_field: stamp, deleted_field: True}
-            if deleted
-            else {**data, id_field: object_id, modified_field: stamp}
-            for (object_id, stamp, deleted, _), data in zip(rows, documents, strict=True)
-        ]
+        # attribute access on them costs more than building the objects.  The
+        # documents are new: completed in place (an existing key keeps its
+        # position, as in ``{**data, key: value}``).
+        for (object_id, stamp, deleted, _), data in zip(rows, documents, strict=True):
+            if deleted:
+                found.append({id_field: object_id, modified_field: stamp, deleted_field: True})
+            else:
+                data[id_field] = object_id
+                data[modified_field] = stamp
+                found.append(data)
+        return found
 
     def count_all(
         self,
