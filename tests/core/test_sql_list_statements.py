@@ -79,3 +79,14 @@ def test_parent_patterns_are_part_of_the_shape(lists: ListStatements) -> None:
     assert values == {}
     assert select(lists, [], parent_id="/buckets/c/*")[0] is not star
     assert select(lists, [], parent_id="/buckets/b/*")[0] is star
+
+
+def test_shapes_holding_long_values_are_not_kept(lists: ListStatements) -> None:
+    # Filter values are part of the key: lists of ids shared with a user, or a
+    # long value in a query string, would fill the memory if kept.
+    many = Filter("id", [f"record-{n}" for n in range(500)], COMPARISON.IN)
+    assert select(lists, [many])[0] is not select(lists, [many])[0]
+    long = Filter("title", "x" * 5000, COMPARISON.EQ)
+    assert select(lists, [long])[0] is not select(lists, [long])[0]
+    few = Filter("id", ["a", "b"], COMPARISON.IN)
+    assert select(lists, [few])[0] is select(lists, [few])[0]

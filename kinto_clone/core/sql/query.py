@@ -121,6 +121,11 @@ class ObjectQueries:
 # Shapes of list queries kept, the most recently used.
 MAX_LIST_SHAPES = 500
 
+# Shapes whose key holds more (characters of text, values) are built per call,
+# not kept: filter values are part of the key, and the lists of ids shared with
+# a user, or a long value in a query string, would fill the memory otherwise.
+MAX_SHAPE_KEY_WEIGHT = 2048
+
 # Stands in the key of a shape for a value given per execution.
 _GIVEN = "$"
 
@@ -135,6 +140,15 @@ def _frozen(value: Any) -> Any:
     if isinstance(value, float):
         return (float, repr(value))
     return (type(value), value)
+
+
+def _weight(key: Any) -> int:
+    """How much a key holds: characters of its texts, and one per other value."""
+    if isinstance(key, str):
+        return len(key)
+    if isinstance(key, tuple):
+        return 1 + sum(map(_weight, key))
+    return 1
 
 
 def _given(field: str, value: Any, op: COMPARISON, id_field: str, modified_field: str) -> bool:
@@ -198,7 +212,7 @@ class ListStatements:
         )
         shaped = self._built.get(key)
         if shaped is None:
-            shaped = self._built[key] = ShapedStatement(
+            shaped = ShapedStatement(
                 self._build(
                     resource_name,
                     parent_id,
@@ -212,6 +226,8 @@ class ListStatements:
                     values,
                 )
             )
+            if _weight(key) <= MAX_SHAPE_KEY_WEIGHT:
+                self._built[key] = shaped
         return shaped, values
 
     @staticmethod

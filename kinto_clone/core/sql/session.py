@@ -18,6 +18,7 @@ from typing import Any, Literal, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, CursorResult, Engine
 from sqlalchemy.sql.expression import Executable
+from sqlalchemy.util import LRUCache
 
 from kinto_clone.core import transaction
 from kinto_clone.core.sql import prepared
@@ -405,60 +406,86 @@ _driver_sql: dict[str, dict[Executable, tuple[str, tuple[str, ...], dict[str, st
 # Parameter types a prepared statement may declare for values SQLAlchemy would
 # send as they are (others: the statement is sent as text).
 _PLAIN_TYPES = frozenset({"TEXT", "VARCHAR", "INTEGER", "BIGINT", "SMALLINT", "BOOLEAN"})
+MAX_COMPILED_SHAPES = 500
+_compiled_caches: dict[str, LRUCache] = {}
+_compiled_sql: dict[str, tuple[str, tuple[str, ...], dict[str, str] | None]] = {}
+
 NativeSQL = tuple[str, tuple[str, ...], dict[str, str] | None, dict[str, Any]]
-
-
-def compiled_native_sql(statement: Executable, connection: Connection) -> NativeSQL | None:
-    """:func:`native_sql` of a statement holding values (those of the request
-    it was built for), with them, or ``None`` when SQLAlchemy would convert
-    some of them (bind processors).
-
-    The types are ``None`` when some parameter is not of a plain type.
-    """
-    dialect = connection.dialect
-    compiled = statement.compile(dialect=dialect)
-    try:
-        # Private API: should a release change it, statements go through SQLAlchemy.
-        if compiled._bind_processors:  # type: ignore[attr-defined]
-            return None
-    except AttributeError:
-        return None
-    parameters = compiled.construct_params(escape_names=False)
-    text = compiled.string
-    types: dict[str, str] | None = {}
-    for bind, name in compiled.bind_names.items():
-        try:
-            # A column's collation is not the parameter's.
-            declared = bind.type.compile(dialect=dialect).split(" COLLATE ")[0]
-        except (sa.exc.CompileError, AttributeError):
-            declared = ""
-        if declared not in _PLAIN_TYPES:
-            types = None
-            break
-        types[name] = declared
-    sequences = tuple(_EXPANDING.findall(text))
-    return _EXPANDING.sub(r"%(\1)s", text), sequences, types, parameters
-
-
 PositionalSQL = tuple[str, tuple[str, ...], dict[str, Any]]
 
 
-def compiled_positional_sql(statement: Executable, connection: Connection) -> PositionalSQL | None:
-    """The SQL of a statement holding values (those of the request it was
-    built for) for a driver taking positional parameters (SQLite), the names
-    of its parameters in their order, and their values; ``None`` when
-    SQLAlchemy would convert some of them or expand a list."""
-    compiled = statement.compile(dialect=connection.dialect)
+def _compiled_with_values(
+    statement: Executable, connection: Connection
+) -> tuple[Any, dict[str, Any]] | None:
+    """A statement holding values (those of the request it was built for)
+    compiled through SQLAlchemy's compiled cache, as its execution would (a
+    statement of a shape not kept, see :class:`~.query.ListStatements`, costs
+    no new compilation), and its values; ``None`` when SQLAlchemy would
+    convert some of them (bind processors)."""
+    dialect = connection.dialect
+    cache = _compiled_caches.get(dialect.name)
+    if cache is None:
+        cache = _compiled_caches.setdefault(dialect.name, LRUCache(MAX_COMPILED_SHAPES))
     try:
         # Private API: should a release change it, statements go through SQLAlchemy.
-        if compiled._bind_processors:  # type: ignore[attr-defined]
+        compiled, extracted = statement._compile_w_cache(  # type: ignore[attr-defined]
+            dialect,
+            compiled_cache=cache,
+            column_keys=[],
+            for_executemany=False,
+            schema_translate_map=None,
+        )[:2]
+        if compiled._bind_processors:
             return None
-    except AttributeError:
+    except (AttributeError, TypeError):
         return None
+    return compiled, compiled.construct_params(extracted_parameters=extracted, escape_names=False)
+
+
+def compiled_native_sql(statement: Executable, connection: Connection) -> NativeSQL | None:
+    """:func:`native_sql` of a statement holding values, with them (see
+    :func:`_compiled_with_values`).
+
+    The types are ``None`` when some parameter is not of a plain type.
+    """
+    found_compiled = _compiled_with_values(statement, connection)
+    if found_compiled is None:
+        return None
+    compiled, parameters = found_compiled
+    text = compiled.string
+    found = _compiled_sql.get(text)
+    if found is None:
+        types: dict[str, str] | None = {}
+        for bind, name in compiled.bind_names.items():
+            try:
+                # A column's collation is not the parameter's.
+                declared = bind.type.compile(dialect=connection.dialect).split(" COLLATE ")[0]
+            except (sa.exc.CompileError, AttributeError):
+                declared = ""
+            if declared not in _PLAIN_TYPES:
+                types = None
+                break
+            types[name] = declared
+        sequences = tuple(_EXPANDING.findall(text))
+        found = (_EXPANDING.sub(r"%(\1)s", text), sequences, types)
+        if len(_compiled_sql) < MAX_COMPILED_SHAPES:
+            _compiled_sql[text] = found
+    return (*found, parameters)
+
+
+def compiled_positional_sql(statement: Executable, connection: Connection) -> PositionalSQL | None:
+    """The SQL of a statement holding values for a driver taking positional
+    parameters (SQLite), the names of its parameters in their order, and
+    their values (see :func:`_compiled_with_values`); ``None`` also when
+    SQLAlchemy would expand a list."""
+    found = _compiled_with_values(statement, connection)
+    if found is None:
+        return None
+    compiled, parameters = found
     names = compiled.positiontup
     if names is None or "POSTCOMPILE" in compiled.string:
         return None
-    return compiled.string, tuple(names), compiled.construct_params(escape_names=False)
+    return compiled.string, tuple(names), parameters
 
 
 def _as_tuples(values: Iterable[Any]) -> tuple[Any, ...]:
