@@ -8,6 +8,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+import sqlalchemy as sa
 from pyramid.config import Configurator
 from pyramid.exceptions import ConfigurationError
 
@@ -21,6 +22,9 @@ from kinto_clone.core.permission.testing import PermissionContract
 from kinto_clone.core.sql import dialects
 from kinto_clone.core.sql.cache import SQLCache
 from kinto_clone.core.sql.dialects import SQLITE
+from kinto_clone.core.sql.prefetch import SQLPrefetcher
+from kinto_clone.core.sql.session import participate, positional_form
+from kinto_clone.core.sql.tables import objects
 from kinto_clone.core.sql.testing import Boom, SQLBackendsContract
 from kinto_clone.core.storage import BackendError, StorageBase
 from kinto_clone.core.storage import sqlite as sqlite_storage
@@ -182,3 +186,29 @@ def test_a_writer_waiting_too_long_for_the_lock_gets_a_backend_error(
     finally:
         lock.release()
     assert backends.storage.create("r", "/locked", {})["id"]
+
+
+def test_reads_on_the_driver_cursor_give_what_sqlalchemy_gives(backends: SimpleNamespace) -> None:
+    storage, permission = backends.storage, backends.permission
+    storage.flush()
+    storage.create("r", "/p", {"id": "x", "big": 2**70, "text": "\u00e9", "list": [1.0, None]})
+    permission.add_principal_to_ace("/p/x", "read", "bob")
+    condition, parameters = storage.keys_condition([("r", "/p", "x"), ("r", "/p", "y")])
+    statement = SQLPrefetcher._build(True, True, condition, True)
+    parameters.update(user_id="bob", authenticated="system.Authenticated", rn="r", pid="/p")
+    parameters["ace_ids"] = ["/p/x", "/p/y", "/p"]
+    with transaction.atomic(), participate(backends.engine, SQLITE) as participant:
+        assert positional_form(statement, participant.connection) is not None
+        expected = [tuple(row) for row in participant.execute(statement, parameters).all()]
+        found = participant.fetch(statement, parameters)
+    assert repr(sorted(found, key=repr)) == repr(sorted(expected, key=repr))
+    assert len(found) == 4  # The object, two timestamps, the entry (bob is in no group).
+    storage.flush()
+    permission.flush()
+
+
+def test_reads_of_converted_columns_run_through_sqlalchemy(backends: SimpleNamespace) -> None:
+    with backends.engine.connect() as connection:
+        assert positional_form(sa.select(objects.c.deleted), connection) is None
+        assert positional_form(sa.delete(objects), connection) is None
+        assert positional_form(sa.select(objects.c.data), connection) is not None

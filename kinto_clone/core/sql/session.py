@@ -13,7 +13,7 @@ import logging
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import partial
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, NamedTuple, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, CursorResult, Engine
@@ -23,6 +23,7 @@ from sqlalchemy.util import LRUCache
 from kinto_clone.core import transaction
 from kinto_clone.core.sql import prepared
 from kinto_clone.core.sql.dialects import Dialect
+from kinto_clone.core.sql.tables import load_document
 from kinto_clone.core.storage import BackendError, IntegrityError
 
 __all__ = ["SQLParticipant", "ShapedStatement", "participate", "ping", "translate_errors"]
@@ -131,6 +132,10 @@ class SQLParticipant:
         decodes JSON documents itself.
         """
         if not self._dialect.driver_adapts_sequences:
+            if not self._begun and not self._pending_begin:
+                rows = self._read_positional(statement, parameters)
+                if rows is not None:
+                    return rows
             result = self.execute(statement, parameters)
             return result.all() if result.returns_rows else []
         sql, sequences, types = native_sql(statement, self.connection)
@@ -166,6 +171,45 @@ class SQLParticipant:
         self._send_pending()
         merged = {**parameters, **values}
         return self._fetch_on_cursor(sql, [merged[name] for name in names])
+
+    def _read_positional(
+        self, statement: Executable, parameters: dict[str, Any]
+    ) -> list[tuple[Any, ...]] | None:
+        """The rows of a ``SELECT`` built once, read outside any write
+        transaction on the driver's cursor where the driver takes positional
+        parameters (SQLite); ``None`` where it must run through SQLAlchemy.
+
+        Every read request runs the prefetch's statement: SQLAlchemy's
+        execution of it (parameters, expansion of its ``IN`` list, result
+        rows) cost several times SQLite's own work.  Documents are decoded as
+        SQLAlchemy decodes them (:func:`~.tables.load_document`).
+        """
+        form = positional_form(statement, self.connection)
+        if form is None:
+            return None
+        sql, names, expanding, documents = form
+        values: list[Any] = []
+        for name in names:
+            value = parameters[name]
+            if name not in expanding:
+                values.append(value)
+            elif not value or any(isinstance(item, list | tuple) for item in value):
+                return None  # SQLAlchemy's own ``IN ()``, or rows of values.
+            else:
+                values.extend(value)
+        for name in expanding:
+            placeholders = ", ".join("?" * len(parameters[name]))
+            sql = sql.replace(f"__[POSTCOMPILE_{name}]", placeholders)
+        rows = self._fetch_on_cursor(sql, values)
+        if documents:
+            rows = [
+                tuple(
+                    load_document(value) if index in documents and value is not None else value
+                    for index, value in enumerate(row)
+                )
+                for row in rows
+            ]
+        return rows
 
     def _fetch_native(
         self,
@@ -406,6 +450,50 @@ _driver_sql: dict[str, dict[Executable, tuple[str, tuple[str, ...], dict[str, st
 # Parameter types a prepared statement may declare for values SQLAlchemy would
 # send as they are (others: the statement is sent as text).
 _PLAIN_TYPES = frozenset({"TEXT", "VARCHAR", "INTEGER", "BIGINT", "SMALLINT", "BOOLEAN"})
+
+
+class PositionalForm(NamedTuple):
+    sql: str
+    names: tuple[str, ...]
+    """Parameter names, in their order (an ``IN`` list's once)."""
+    expanding: frozenset[str]
+    """``IN`` lists, written ``__[POSTCOMPILE_<name>]`` in ``sql``."""
+    documents: frozenset[int]
+    """Columns holding JSON documents."""
+
+
+def positional_form(statement: Executable, connection: Connection) -> PositionalForm | None:
+    """A ``SELECT`` built once, compiled once per database dialect for a
+    driver taking positional parameters; ``None`` for other statements, and
+    those whose parameters or results SQLAlchemy would convert (other than
+    documents)."""
+    dialect = connection.dialect
+    cache = _positional_forms.setdefault(dialect.name, {})
+    if statement in cache:
+        return cache[statement]
+    form = None
+    if isinstance(statement, sa.Select | sa.CompoundSelect):
+        compiled = statement.compile(dialect=dialect)
+        documents = set()
+        converted = False
+        for index, column in enumerate(statement.selected_columns):
+            if isinstance(column.type, sa.JSON):
+                documents.add(index)
+            elif column.type.dialect_impl(dialect).result_processor(dialect, None) is not None:
+                converted = True
+        # Private API: should a release change it, statements go through SQLAlchemy.
+        processed = getattr(compiled, "_bind_processors", True)
+        if not converted and not processed and compiled.positiontup is not None:
+            expanding = frozenset(_POSITIONAL_EXPANDING.findall(compiled.string))
+            names = tuple(compiled.positiontup)
+            form = PositionalForm(compiled.string, names, expanding, frozenset(documents))
+    cache[statement] = form
+    return form
+
+
+_positional_forms: dict[str, dict[Executable, PositionalForm | None]] = {}
+_POSITIONAL_EXPANDING = re.compile(r"__\[POSTCOMPILE_(\w+)\]")
+
 MAX_COMPILED_SHAPES = 500
 _compiled_caches: dict[str, LRUCache] = {}
 _compiled_sql: dict[str, tuple[str, tuple[str, ...], dict[str, str] | None]] = {}
