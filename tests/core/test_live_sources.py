@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from kinto_clone.core.live.hub import ChangeHub
-from kinto_clone.core.live.sources import NOTIFY_CHANNEL, PostgreSQLListener, SQLiteWatcher
+from kinto_clone.core.live.sources import PostgreSQLListener, SQLiteWatcher, notify_channel
 
 GROUP = ("record", "/buckets/b/collections/c")
 
@@ -29,8 +29,7 @@ class RecordingHub(ChangeHub):
 
     def next_groups(self, timeout: float = 5.0, among: str = "/buckets/b/") -> list:
         """The next publication naming groups under ``among`` (wake-everyone
-        ones skipped, and those of tests running meanwhile on other schemas of
-        the same PostgreSQL database: ``NOTIFY`` channels are per database)."""
+        ones skipped)."""
         deadline = time.monotonic() + timeout
         while True:
             groups = self.published.get(timeout=max(0.01, deadline - time.monotonic()))
@@ -48,12 +47,33 @@ def test_postgresql_listener_publishes_the_notified_lists(postgresql_url: str) -
         PostgreSQLListener(hub, engine).start()
         assert hub.published.get(timeout=5) is None  # Listening: everyone reads once.
         with engine.begin() as connection:
+            schema = connection.execute(sa.text("SELECT current_schema()")).scalar_one()
             payload = '[["record", "/buckets/b/collections/c"]]'
             connection.execute(
                 sa.text("SELECT pg_notify(:channel, :payload)"),
-                {"channel": NOTIFY_CHANNEL, "payload": payload},
+                {"channel": notify_channel(schema), "payload": payload},
             )
         assert hub.next_groups(timeout=2) == [GROUP]
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgresql
+def test_postgresql_listener_ignores_other_schemas(postgresql_url: str) -> None:
+    """Servers on other schemas of the database notify channels of their own."""
+    engine = sa.create_engine(postgresql_url)
+    hub = RecordingHub()
+    try:
+        PostgreSQLListener(hub, engine).start()
+        assert hub.published.get(timeout=5) is None
+        with engine.begin() as connection:
+            for schema in ("public", "kinto_other_deployment"):
+                connection.execute(
+                    sa.text("SELECT pg_notify(:channel, :payload)"),
+                    {"channel": notify_channel(schema), "payload": "*"},
+                )
+        with pytest.raises(queue.Empty):
+            hub.published.get(timeout=1)
     finally:
         engine.dispose()
 

@@ -17,6 +17,7 @@ The listener and the watcher start with the first subscriber of the process
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import select
@@ -36,7 +37,8 @@ from kinto_clone.core.sql.session import participate
 
 logger = logging.getLogger(__name__)
 
-NOTIFY_CHANNEL = "kinto_clone_live"
+CHANNEL_PREFIX = "kinto_clone_live_"
+CURRENT_SCHEMA = sa.text("SELECT current_schema()")
 # PostgreSQL refuses payloads of 8000 bytes or more: past this, wake everyone.
 MAX_NOTIFY_PAYLOAD = 7000
 NOTIFY = sa.text("SELECT pg_notify(:channel, :payload)")
@@ -46,6 +48,16 @@ TRANSACTION_GROUPS = "live_groups"
 TRANSACTION_WAKES_EVERYONE = "live_wakes_everyone"
 # Objects holding lists: deleting one ends the streams of the lists inside.
 CONTAINERS = ("bucket", "collection")
+
+
+def notify_channel(schema: str) -> str:
+    """The ``NOTIFY`` channel of the servers whose tables live in ``schema``.
+
+    Channels belong to the whole database: servers on other schemas of it (other
+    deployments, parallel test processes) must not wake each other.  Hashed, as
+    a channel name is an identifier of at most 63 bytes.
+    """
+    return CHANNEL_PREFIX + hashlib.sha256(schema.encode()).hexdigest()[:16]
 
 
 def encode_groups(groups: Iterable[Group]) -> str:
@@ -75,6 +87,7 @@ class TransactionGroups:
         self._hub = hub
         # (engine, dialect) of a PostgreSQL storage, which notifies every process.
         self._postgresql = postgresql
+        self._channel: str | None = None  # read from the database on first use
         self._sqlite_watcher = sqlite_watcher
 
     def __call__(self, event: ResourceChanged) -> None:
@@ -105,11 +118,13 @@ class TransactionGroups:
     def _notify(self, groups: set[Group] | None) -> None:
         engine, dialect = self._postgresql  # type: ignore[misc]
         with participate(engine, dialect) as participant:
+            if self._channel is None:
+                self._channel = notify_channel(participant.execute(CURRENT_SCHEMA).scalar_one())
             # Sent with the COMMIT, in its round trip.
             participant.defer_write(
                 NOTIFY,
                 {
-                    "channel": NOTIFY_CHANNEL,
+                    "channel": self._channel,
                     "payload": EVERY_GROUP_PAYLOAD if groups is None else encode_groups(groups),
                 },
             )
@@ -163,7 +178,9 @@ class PostgreSQLListener(_SourceThread):
         try:
             connection.autocommit = True
             with connection.cursor() as cursor:
-                cursor.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                cursor.execute("SELECT current_schema()")
+                (schema,) = cursor.fetchone()
+                cursor.execute(f'LISTEN "{notify_channel(schema)}"')
             self._hub.publish(None)
             while True:
                 select.select([connection], [], [], self.poll_seconds)
