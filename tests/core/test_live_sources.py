@@ -39,6 +39,17 @@ class RecordingHub(ChangeHub):
                     return mine
 
 
+def notify(engine: sa.Engine, schema: str | None, payload: str) -> None:
+    """``pg_notify`` on the channel of ``schema`` (None: the engine's own)."""
+    with engine.begin() as connection:
+        if schema is None:
+            schema = connection.execute(sa.text("SELECT current_schema()")).scalar_one()
+        connection.execute(
+            sa.text("SELECT pg_notify(:channel, :payload)"),
+            {"channel": notify_channel(schema), "payload": payload},
+        )
+
+
 @pytest.mark.postgresql
 def test_postgresql_listener_publishes_the_notified_lists(postgresql_url: str) -> None:
     engine = sa.create_engine(postgresql_url)
@@ -46,13 +57,7 @@ def test_postgresql_listener_publishes_the_notified_lists(postgresql_url: str) -
     try:
         PostgreSQLListener(hub, engine).start()
         assert hub.published.get(timeout=5) is None  # Listening: everyone reads once.
-        with engine.begin() as connection:
-            schema = connection.execute(sa.text("SELECT current_schema()")).scalar_one()
-            payload = '[["record", "/buckets/b/collections/c"]]'
-            connection.execute(
-                sa.text("SELECT pg_notify(:channel, :payload)"),
-                {"channel": notify_channel(schema), "payload": payload},
-            )
+        notify(engine, None, '[["record", "/buckets/b/collections/c"]]')
         assert hub.next_groups(timeout=2) == [GROUP]
     finally:
         engine.dispose()
@@ -66,12 +71,8 @@ def test_postgresql_listener_ignores_other_schemas(postgresql_url: str) -> None:
     try:
         PostgreSQLListener(hub, engine).start()
         assert hub.published.get(timeout=5) is None
-        with engine.begin() as connection:
-            for schema in ("public", "kinto_other_deployment"):
-                connection.execute(
-                    sa.text("SELECT pg_notify(:channel, :payload)"),
-                    {"channel": notify_channel(schema), "payload": "*"},
-                )
+        for schema in ("public", "kinto_other_deployment"):
+            notify(engine, schema, "*")
         with pytest.raises(queue.Empty):
             hub.published.get(timeout=1)
     finally:
