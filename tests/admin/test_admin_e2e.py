@@ -249,6 +249,8 @@ def admin_scenario(browser: Any, server: KintoServer, screenshots: bool) -> None
     _create_bulk_records(server, alice, 250)
     _open(page, server, "buckets/shop/collections/bulk")
     page.get_by_role("button", name="Sort by n").click()
+    # The sorted page is drawn (the unsorted one showed the same summary).
+    expect(page.get_by_role("button", name="Sort by n (ascending)")).to_be_visible()
     expect(page.get_by_text("Showing 1-100 of 250")).to_be_visible()
     page.get_by_role("button", name="Next page").click()
     expect(page.get_by_text("Showing 101-200 of 250")).to_be_visible()

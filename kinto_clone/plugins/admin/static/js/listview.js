@@ -45,19 +45,27 @@ export function renderList(container, options) {
     return q;
   };
 
+  // Loads overlap (a click while a live reload or a new sort is on its way):
+  // only the latest one started may draw, and a page whose link is not known
+  // yet (the pager of a list being re-sorted) is not read as the first one.
+  let latestLoad = 0;
   async function load(pageIndex) {
     const url = state.pages[pageIndex];
+    if (pageIndex > 0 && !url) return;
+    const thisLoad = ++latestLoad;
     try {
       const [page, total] = await Promise.all([
         url ? listPage(url) : listPage(options.target, query()),
         pageIndex === 0 ? countObjects(options.target, query()).catch(() => null) : Promise.resolve(state.total),
       ]);
+      if (thisLoad !== latestLoad) return;
       state.pageIndex = pageIndex;
       state.total = total;
       state.pages[pageIndex + 1] = page.next;
       state.pages.length = pageIndex + 2;
       draw(page);
     } catch (error) {
+      if (thisLoad !== latestLoad) return;
       flashError(error);
       mount(table, h("p", { class: "field-error" }, error.describe ? error.describe() : String(error)));
     }
