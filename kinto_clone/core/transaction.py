@@ -44,6 +44,14 @@ class Transaction:
         self.data: dict[str, Any] = {}
         """Scratch space shared by everything taking part in the transaction
         (pending events of a request and of all its batch sub-requests)."""
+        self.locks_first = False
+        """Writers take their lock before reading what they replace, instead
+        of checking at write time that it is unchanged (see :class:`WriteConflict`):
+        set on the run of a request that follows a conflict, which then
+        cannot conflict again."""
+        self.conflicted = False
+        """A :class:`WriteConflict` was raised: whatever the request answered,
+        the transaction is aborted and the request runs again."""
 
     def join(self, key: Hashable, factory: Callable[[], P]) -> P:
         """Return the participant registered under ``key``, creating it on first use.
@@ -93,6 +101,32 @@ class Transaction:
                 participant.abort()
             except Exception:
                 logger.exception("transaction abort failed")
+
+
+class WriteConflict(Exception):
+    """An object changed between a request's read of it and its write.
+
+    Raised by a backend checking versions at write time, so that a write does
+    not hold its list's lock while the request works.  The transaction is
+    marked :attr:`~Transaction.conflicted` first: a batch renders the error of
+    its sub-request as a response, yet the request tween still sees it, aborts
+    and runs the request again with :attr:`~Transaction.locks_first`.
+    """
+
+
+def write_conflict(message: str) -> WriteConflict:
+    """The :class:`WriteConflict` to raise, the current transaction marked."""
+    tx = current()
+    if tx is not None:
+        tx.conflicted = True
+    return WriteConflict(message)
+
+
+def locks_first() -> bool:
+    """Whether writers must lock before reading (see :attr:`Transaction.locks_first`);
+    outside a transaction there is no request to run again, so they must."""
+    tx = current()
+    return tx is None or tx.locks_first
 
 
 _current: ContextVar[Transaction | None] = ContextVar("kinto_clone_transaction", default=None)

@@ -11,8 +11,9 @@ from datetime import UTC, datetime
 from pyramid import httpexceptions
 from pyramid.events import NewRequest
 from pyramid.registry import Registry
-from pyramid.request import Request
+from pyramid.request import Request, apply_request_extensions
 from pyramid.response import Response
+from pyramid.threadlocal import RequestContext
 
 from kinto_clone.core import json_encoding, transaction
 from kinto_clone.core.errors import ERRORS, http_error, request_GET
@@ -55,15 +56,49 @@ def transaction_tween_factory(handler: Handler, registry: Registry) -> Handler:
 
     Sits above the exception view tween, so errors rendered as responses still
     abort (``request.exception`` is set), and so does any 5xx response.
+
+    A request whose transaction met a :class:`~.transaction.WriteConflict`
+    (an object changed between its read and its write) is aborted and run
+    again, once, on a copy of the request as it came in, with writers locking
+    before they read (:attr:`~.transaction.Transaction.locks_first`): that
+    run cannot conflict.  The events of the first run go with its transaction.
     """
 
     def transaction_tween(request: Request) -> Response:
+        # What the request's handling adds to the environ (caches of parents,
+        # of the default bucket's creation) must not survive into a re-run.
+        pristine = set(request.environ)
+        response = _run_in_transaction(request, locks_first=False)
+        if response is not None:
+            return response
+        rerun = _fresh_copy(request, pristine)
+        with RequestContext(rerun):
+            response = _run_in_transaction(rerun, locks_first=True)
+        if response is None:  # A conflict again: no backend locking first has one.
+            response = _commit_failure_response(
+                rerun, IntegrityError("write conflict under the lock")
+            )
+        # The router finishes the request it knows with the re-run's callbacks.
+        request.response_callbacks = rerun.response_callbacks
+        request.finished_callbacks = rerun.finished_callbacks
+        request.exception, request.exc_info = rerun.exception, rerun.exc_info
+        return response
+
+    def _run_in_transaction(request: Request, locks_first: bool) -> Response | None:
+        """The response, or ``None`` when the transaction met a conflict."""
         with transaction.bound(transaction.Transaction()) as tx:
+            tx.locks_first = locks_first
             try:
                 response = handler(request)
+            except transaction.WriteConflict:
+                tx.abort()
+                return None
             except BaseException:
                 tx.abort()
                 raise
+            if tx.conflicted:
+                tx.abort()
+                return None
             if request.exception is not None or response.status_code >= 500:
                 tx.abort()
                 return response
@@ -74,6 +109,20 @@ def transaction_tween_factory(handler: Handler, registry: Registry) -> Handler:
             return response
 
     return transaction_tween
+
+
+def _fresh_copy(request: Request, pristine: set[str]) -> Request:
+    """The request as it came in, for a re-run: its body (read and kept by
+    WebOb) and its environ less what its handling added."""
+    copy = request.copy()
+    for key in set(copy.environ) - pristine:
+        if not key.startswith(("webob.", "wsgi.")):
+            del copy.environ[key]
+    # What the router gives each request it makes.
+    copy.registry = request.registry
+    copy.invoke_subrequest = request.invoke_subrequest
+    apply_request_extensions(copy)
+    return copy
 
 
 class ResponseHeaders:

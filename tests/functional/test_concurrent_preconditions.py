@@ -80,3 +80,36 @@ def test_one_winner_among_identical_if_match(server: KintoServer, method: str) -
     loser_status = 404 if method == "DELETE" else 412
     assert statuses.count(200) == 1, statuses
     assert statuses.count(loser_status) == CONTENDERS - 1, statuses
+
+
+PATCHES_PER_WRITER = 10
+
+
+def test_concurrent_patches_of_one_record_lose_no_update(server: KintoServer) -> None:
+    """Each PATCH applies to the latest committed version: on PostgreSQL it is
+    read without the lock, and one that finds it changed at its write runs
+    again, never answering a 409 nor writing over the other's change."""
+    collection = f"{server.url}/v1/buckets/race/collections/patches"
+    requests.put(f"{server.url}/v1/buckets/race", json={}, auth=AUTH, timeout=10)
+    assert requests.put(collection, json={}, auth=AUTH, timeout=10).ok
+    url = f"{collection}/records/shared"
+    assert requests.put(url, json={"data": {}}, auth=AUTH, timeout=10).status_code == 201
+    start = threading.Barrier(CONTENDERS)
+
+    def contend(index: int) -> list[int]:
+        start.wait()
+        statuses = []
+        with requests.Session() as session:
+            session.auth = AUTH
+            for n in range(PATCHES_PER_WRITER):
+                response = session.patch(url, json={"data": {f"w{index}_{n}": n}}, timeout=30)
+                statuses.append(response.status_code)
+        return statuses
+
+    with ThreadPoolExecutor(CONTENDERS) as pool:
+        statuses = [status for each in pool.map(contend, range(CONTENDERS)) for status in each]
+
+    assert set(statuses) == {200}, statuses
+    data = requests.get(url, auth=AUTH, timeout=10).json()["data"]
+    expected = {f"w{i}_{n}" for i in range(CONTENDERS) for n in range(PATCHES_PER_WRITER)}
+    assert expected <= set(data), sorted(expected - set(data))

@@ -40,11 +40,11 @@ BUDGETS: dict[str, dict[str, tuple[int, tuple[str, ...]]]] = {
         # +timestamp; the creator's ACE and NOTIFY of the live changes sent
         # with the COMMIT
         "create": (3, WRITE_TRANSACTION),
-        # BEGIN+lock+principals, ACEs, parents and the record; write+timestamp;
-        # NOTIFY+COMMIT
+        # principals, ACEs, parents and the record, without the lock;
+        # BEGIN+lock+write if the record is unchanged+timestamp; NOTIFY+COMMIT
         "update": (3, WRITE_TRANSACTION),
-        # the above, with the record's ACEs removed
-        "delete": (4, WRITE_TRANSACTION),
+        # the above, the record's ACEs removed in the write's round trip
+        "delete": (3, WRITE_TRANSACTION),
         # three creations in one transaction, the checks shared, one NOTIFY
         "batch": (7, WRITE_TRANSACTION),
         # principals, the bucket and the collection (existing); then as "create"

@@ -270,12 +270,25 @@ class Resource:
         prefetch(request, plan)
 
     def _existing_for_write(self) -> dict[str, Any] | None:
-        """The object a write replaces, read under the list's write lock
-        (:meth:`_current_object` with ``for_write``), with :meth:`_prefetch`:
-        ``BEGIN`` and the lock go in the same round trip."""
-        self.model.lock_for_write()
+        """The object a write replaces, read with :meth:`_prefetch`.
+
+        Where the storage checks versions, it is read without the list's lock
+        and the write applies only if it is still the version read: the lock
+        is held from the write to the commit, not through the request's work.
+        Otherwise the lock is taken first (``BEGIN`` and the lock go in the
+        same round trip as the reads).  Either way preconditions checked
+        against it hold when the write lands: of concurrent requests with the
+        same ``If-Match``, one wins.
+        """
+        model = self.model
+        checked = model.checks_versions()
+        if not checked:
+            model.lock_for_write()
         self._prefetch("write", with_object=True)
-        return self._current_object(self.object_id)
+        existing = self._current_object(self.object_id)
+        if checked and self.object_id is not None:
+            model.expect_version(self.object_id, existing and existing["last_modified"])
+        return existing
 
     def _authorize(
         self, permission: str, object_missing: bool = False, uri: str | None = None

@@ -100,6 +100,10 @@ class SQLPermission(PermissionBase):
             .on_conflict_do_nothing()
         )
         self._add = added
+        # Sent with the next statement: the write of the object losing its ACEs.
+        self._delete_one = sa.delete(aces).where(
+            aces.c.object_id == sa.bindparam("object_id", type_=text)
+        )
         if dialect.writes_in_common_table_expressions:
             # The insert and the object's other ACEs, in one round trip (the
             # select does not see the row inserted by the same statement).
@@ -348,13 +352,16 @@ class SQLPermission(PermissionBase):
             return
         exact = [literal_id(p) for p in object_id_list if like_pattern(p) is None]
         patterns = [like for p in object_id_list if (like := like_pattern(p)) is not None]
-        doomed = sa.or_(
-            aces.c.object_id.in_(exact),
-            *[aces.c.object_id.like(like, escape="\\") for like in patterns],
-        )
         with self._session() as participant:
-            participant.writer()
-            participant.execute(sa.delete(aces).where(doomed))
+            if len(exact) == 1 and not patterns:
+                participant.defer_write(self._delete_one, {"object_id": exact[0]})
+            else:
+                doomed = sa.or_(
+                    aces.c.object_id.in_(exact),
+                    *[aces.c.object_id.like(like, escape="\\") for like in patterns],
+                )
+                participant.writer()
+                participant.execute(sa.delete(aces).where(doomed))
             known = self._memo(participant)
             if patterns:
                 known.clear()

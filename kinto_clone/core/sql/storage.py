@@ -19,6 +19,7 @@ from pyramid.config import Configurator
 from pyramid.settings import asbool
 from sqlalchemy.engine import Engine
 
+from kinto_clone.core import transaction
 from kinto_clone.core.sql import tables
 from kinto_clone.core.sql.dialects import Dialect
 from kinto_clone.core.sql.engine import engine_from_config
@@ -129,6 +130,17 @@ class SQLStorage(StorageBase):
             # What was read of the group before its lock may have changed since.
             _forget_objects(participant, resource_name, parent_id)
 
+    def checks_versions(self, resource_name: str, parent_id: str) -> bool:
+        """Where one statement can lock, check and write (PostgreSQL): the
+        lock then waits for no Python work of the request."""
+        return self._dialect.writes_in_common_table_expressions and not transaction.locks_first()
+
+    def expect_version(
+        self, resource_name: str, parent_id: str, object_id: str, last_modified: int | None
+    ) -> None:
+        with self._session() as participant:
+            _expected_versions(participant)[(resource_name, parent_id, object_id)] = last_modified
+
     def resource_timestamp(self, resource_name: str, parent_id: str) -> int:
         group = (resource_name, parent_id)
         with self._session() as participant:
@@ -172,6 +184,7 @@ class SQLStorage(StorageBase):
         payload = _payload(obj, id_field, modified_field)
         group = (resource_name, parent_id)
         with self._session() as participant:
+            expected = _expected_versions(participant).pop((*group, object_id), UNCHECKED)
             stamp = self._timestamps.write(
                 participant,
                 group,
@@ -180,6 +193,8 @@ class SQLStorage(StorageBase):
                 wanted=obj.get(modified_field),
             )
             if stamp is None:
+                if expected is not UNCHECKED:
+                    raise transaction.write_conflict(f"{object_id} was created meanwhile")
                 _forget_objects(participant, resource_name, parent_id)
                 existing = self._get(participant, group, object_id, id_field, modified_field)
                 raise UnicityError(id_field, existing)
@@ -292,16 +307,20 @@ class SQLStorage(StorageBase):
     ) -> Object:
         payload = _payload(obj, id_field, modified_field)
         group = (resource_name, parent_id)
+        parameters = {"object_id": object_id, "document": payload}
         with self._session() as participant:
+            expected = _expected_versions(participant).pop((*group, object_id), UNCHECKED)
+            statement = self._statements.update
+            if expected is not UNCHECKED and expected is not None:
+                statement = self._statements.update_checked
+                parameters["seen"] = expected
             stamp = self._timestamps.write(
-                participant,
-                group,
-                self._statements.update,
-                {"object_id": object_id, "document": payload},
-                wanted=obj.get(modified_field),
+                participant, group, statement, parameters, wanted=obj.get(modified_field)
             )
+            if stamp is None:
+                # Only the checked update may write nothing (an upsert always writes).
+                raise transaction.write_conflict(f"{object_id} changed meanwhile")
             _forget_objects(participant, resource_name, parent_id)
-        assert stamp is not None, "an upsert always writes"
         return {**json.loads(payload), id_field: object_id, modified_field: stamp}
 
     def delete(
@@ -316,17 +335,24 @@ class SQLStorage(StorageBase):
         last_modified: int | None = None,
     ) -> Object:
         group = (resource_name, parent_id)
+        statements = self._statements
         if with_deleted:
-            statement = self._statements.bury
+            statement, checked = statements.bury, statements.bury_checked
             parameters = {"object_id": object_id, "document": dump_document({deleted_field: True})}
         else:
-            statement = self._statements.remove
+            statement, checked = statements.remove, statements.remove_checked
             parameters = {"object_id": object_id}
         with self._session() as participant:
+            expected = _expected_versions(participant).pop((*group, object_id), UNCHECKED)
+            if expected is not UNCHECKED and expected is not None:
+                statement = checked
+                parameters["seen"] = expected
             stamp = self._timestamps.write(
                 participant, group, statement, parameters, wanted=last_modified
             )
             if stamp is None:
+                if expected is not UNCHECKED:
+                    raise transaction.write_conflict(f"{object_id} changed meanwhile")
                 raise ObjectNotFoundError(object_id)
             _forget_objects(participant, resource_name, parent_id)
         return {id_field: object_id, modified_field: stamp, deleted_field: True}
@@ -646,6 +672,17 @@ def _known_objects(participant: SQLParticipant) -> dict[ObjectKey, Object | None
     return known
 
 
+# No version to check: the object was not read by :meth:`SQLStorage.expect_version`.
+UNCHECKED = object()
+
+
+def _expected_versions(participant: SQLParticipant) -> dict[ObjectKey, int | None]:
+    """The versions that this transaction's next write of each object expects
+    (:meth:`SQLStorage.expect_version`)."""
+    expected: dict[ObjectKey, int | None] = participant.memo.setdefault("expected_versions", {})
+    return expected
+
+
 def _prefetched_timestamps(participant: SQLParticipant) -> dict[Group, int]:
     """Group timestamps prefetched in this transaction, until it writes the group."""
     stamps: dict[Group, int] = participant.memo.setdefault("prefetched_timestamps", {})
@@ -691,10 +728,11 @@ class ObjectStatements:
     a statement costs more CPU than PostgreSQL takes to run it.
 
     Parameters: ``rn``, ``pid`` (the group), ``object_id``, ``document`` (JSON
-    text), and those of :data:`~kinto_clone.core.sql.timestamps.STAMP` for
-    writes, which return the timestamp they gave (none is named after a column:
-    an ``UPDATE`` would take it for a new value).  No value is embedded: they
-    may be sent as driver SQL (:meth:`SQLParticipant.fetch`).
+    text), ``seen`` (the ``last_modified`` a checked write expects), and those
+    of :data:`~kinto_clone.core.sql.timestamps.STAMP` for writes, which return
+    the timestamp they gave (none is named after a column: an ``UPDATE`` would
+    take it for a new value).  No value is embedded: they may be sent as driver
+    SQL (:meth:`SQLParticipant.fetch`).
     """
 
     def __init__(self, dialect: Dialect, group_timestamps: GroupTimestamps) -> None:
@@ -706,6 +744,8 @@ class ObjectStatements:
             sa.not_(objects.c.deleted),
         )
         self.get = sa.select(objects.c.last_modified, objects.c.data).where(key)
+        # The object as a writer read it (:meth:`SQLStorage.expect_version`).
+        seen = sa.and_(key, objects.c.last_modified == sa.bindparam("seen", type_=sa.BigInteger))
         self._dialect = dialect
         self._select_keys = sa.select(
             objects.c.resource_name,
@@ -741,16 +781,19 @@ class ObjectStatements:
                 returned
             )
         )
-        self.bury = stamped(
+        self.update_checked = stamped(
             sa.update(objects)
-            .where(key)
-            .values(deleted=sa.true(), data=document, last_modified=STAMP)
+            .where(seen)
+            .values(data=document, last_modified=STAMP)
             .returning(returned)
         )
+        bury = sa.update(objects).values(deleted=sa.true(), data=document, last_modified=STAMP)
+        self.bury = stamped(bury.where(key).returning(returned))
+        self.bury_checked = stamped(bury.where(seen).returning(returned))
         # No tombstone keeps the timestamp: the statement returns it.
-        self.remove = stamped(
-            sa.delete(objects).where(key).returning(STAMP.label("last_modified"))
-        )
+        remove = sa.delete(objects).returning(STAMP.label("last_modified"))
+        self.remove = stamped(remove.where(key))
+        self.remove_checked = stamped(remove.where(seen))
 
     def by_keys(self, keys: list[ObjectKey]) -> tuple[Any, dict[str, Any]]:
         """The statement reading the live objects of ``keys`` and its parameters."""

@@ -164,8 +164,27 @@ class StorageBase:
 
         Called before reading what a write depends on (``If-Match``), so that
         concurrent conditional writes are serialized: exactly one of those
-        expecting the same version succeeds.
+        expecting the same version succeeds.  A backend that
+        :meth:`checks_versions` checks that at write time instead.
         """
+        raise NotImplementedError
+
+    def checks_versions(self, resource_name: str, parent_id: str) -> bool:
+        """Whether a write replacing an object of the group may read it without
+        the lock and have its version checked when it writes
+        (:meth:`expect_version`): the lock is then held only from the write to
+        the commit.  When false, the caller takes :meth:`lock_for_write` before
+        reading."""
+        return False
+
+    def expect_version(
+        self, resource_name: str, parent_id: str, object_id: str, last_modified: int | None
+    ) -> None:
+        """Make this transaction's next write of the object apply only if the
+        object is still at ``last_modified`` (``None``: absent or deleted); if
+        it is not, the write raises
+        :class:`~kinto_clone.core.transaction.WriteConflict`.  Only where
+        :meth:`checks_versions`."""
         raise NotImplementedError
 
     def resource_timestamp(self, resource_name: str, parent_id: str) -> int:

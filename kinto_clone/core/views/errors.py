@@ -11,6 +11,7 @@ from pyramid.response import Response
 
 from kinto_clone.core.errors import ERRORS, http_error
 from kinto_clone.core.storage import BackendError, IntegrityError
+from kinto_clone.core.transaction import WriteConflict
 
 logger = logging.getLogger(__name__)
 
@@ -136,4 +137,7 @@ def includeme(config: Configurator) -> None:
     add(service_unavailable, context=httpexceptions.HTTPServiceUnavailable)
     add(service_unavailable, context=BackendError)
     add(integrity_error, context=IntegrityError)
+    # Run again by the transaction tween; answered only should the run that
+    # locks first conflict too, which no backend does.
+    add(integrity_error, context=WriteConflict)
     config.add_notfound_view(not_found)
