@@ -10,6 +10,7 @@ must then apply to the newer version, never lose it, never answer 409.
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,12 +29,19 @@ pytestmark = [
     pytest.mark.parametrize("app_backend", ["postgresql"], indirect=True),
 ]
 
-RECORD = "/v1/buckets/b/collections/c/records/r"
+RECORDS = "/v1/buckets/b/collections/c/records"
 
 
 @pytest.fixture
-def apps(make_app: MakeApp) -> tuple[webtest.TestApp, webtest.TestApp]:
-    """Two apps on one database, Alice's record ``r`` in ``b/c``."""
+def RECORD() -> str:
+    """A record of its own per test: apps outlive tests, and remember the
+    objects that met a conflict (see the last test)."""
+    return f"{RECORDS}/{uuid.uuid4()}"
+
+
+@pytest.fixture
+def apps(make_app: MakeApp, RECORD: str) -> tuple[webtest.TestApp, webtest.TestApp]:
+    """Two apps on one database, Alice's ``RECORD`` in ``b/c``."""
     app = make_app()
     app.put_json("/v1/buckets/b", {}, headers=ALICE)
     app.put_json("/v1/buckets/b/collections/c", {}, headers=ALICE)
@@ -87,7 +95,9 @@ def between_read_and_write(monkeypatch: pytest.MonkeyPatch) -> Meanwhile:
     return meanwhile
 
 
-def test_patch_applies_to_the_version_written_meanwhile(apps, between_read_and_write) -> None:
+def test_patch_applies_to_the_version_written_meanwhile(
+    apps, between_read_and_write, RECORD
+) -> None:
     app, other = apps
     between_read_and_write.append(
         lambda: other.patch_json(RECORD, {"data": {"other": True}}, headers=ALICE)
@@ -101,7 +111,9 @@ def test_patch_applies_to_the_version_written_meanwhile(apps, between_read_and_w
     assert response.json["data"]["last_modified"] == stored["last_modified"]
 
 
-def test_if_match_is_checked_against_the_version_replaced(apps, between_read_and_write) -> None:
+def test_if_match_is_checked_against_the_version_replaced(
+    apps, between_read_and_write, RECORD
+) -> None:
     app, other = apps
     seen = app.get(RECORD, headers=ALICE).headers["ETag"]
     between_read_and_write.append(
@@ -111,7 +123,9 @@ def test_if_match_is_checked_against_the_version_replaced(apps, between_read_and
     assert app.get(RECORD, headers=ALICE).json["data"]["n"] == 2
 
 
-def test_delete_of_an_object_deleted_meanwhile_is_a_404(apps, between_read_and_write) -> None:
+def test_delete_of_an_object_deleted_meanwhile_is_a_404(
+    apps, between_read_and_write, RECORD
+) -> None:
     app, other = apps
     between_read_and_write.append(lambda: other.delete(RECORD, headers=ALICE))
     app.delete(RECORD, headers=ALICE, status=404)
@@ -119,7 +133,7 @@ def test_delete_of_an_object_deleted_meanwhile_is_a_404(apps, between_read_and_w
 
 def test_put_over_an_object_created_meanwhile_replaces_it(apps, between_read_and_write) -> None:
     app, other = apps
-    fresh = "/v1/buckets/b/collections/c/records/fresh"
+    fresh = f"{RECORDS}/{uuid.uuid4()}"
     between_read_and_write.append(
         lambda: other.put_json(fresh, {"data": {"first": True}}, headers=ALICE, status=201)
     )
@@ -133,20 +147,21 @@ def test_batch_runs_again_as_a_whole(apps, between_read_and_write) -> None:
     the sub-request writing ``tasks`` reads its record without the lock."""
     app, other = apps
     tasks = "/buckets/default/collections/tasks/records"
-    app.put_json(f"/v1{tasks}/r", {"data": {"n": 0}}, headers=ALICE, status=201)
+    task = f"{tasks}/{uuid.uuid4()}"
+    app.put_json(f"/v1{task}", {"data": {"n": 0}}, headers=ALICE, status=201)
     between_read_and_write.append(
-        lambda: other.patch_json(f"/v1{tasks}/r", {"data": {"other": True}}, headers=ALICE)
+        lambda: other.patch_json(f"/v1{task}", {"data": {"other": True}}, headers=ALICE)
     )
     notes = "/buckets/default/collections/notes/records"
     body = {
         "requests": [
             {"method": "POST", "path": notes, "body": {"data": {}}},
-            {"method": "PATCH", "path": f"{tasks}/r", "body": {"data": {"n": 1}}},
+            {"method": "PATCH", "path": task, "body": {"data": {"n": 1}}},
         ]
     }
     responses = app.post_json("/v1/batch", body, headers=ALICE).json["responses"]
     assert [r["status"] for r in responses] == [201, 200]
-    stored = app.get(f"/v1{tasks}/r", headers=ALICE).json["data"]
+    stored = app.get(f"/v1{task}", headers=ALICE).json["data"]
     assert (stored["n"], stored.get("other")) == (1, True), "an update was lost"
     # The first run's creation was rolled back: one note, not two.
     assert len(app.get(f"/v1{notes}", headers=ALICE).json["data"]) == 1
@@ -154,7 +169,7 @@ def test_batch_runs_again_as_a_whole(apps, between_read_and_write) -> None:
     assert len(between_read_and_write.reads) == 2
 
 
-def test_a_write_takes_the_lock_only_with_its_write_statement(apps) -> None:
+def test_a_write_takes_the_lock_only_with_its_write_statement(apps, RECORD) -> None:
     """The lock waits for no Python work: the request's first round trip (its
     reads) neither begins the transaction nor locks."""
     app, _ = apps
@@ -163,3 +178,21 @@ def test_a_write_takes_the_lock_only_with_its_write_statement(apps) -> None:
     locking = [n for n, s in enumerate(sent.statements) if "pg_advisory_xact_lock" in s]
     assert locking == [1], str(sent)
     assert "BEGIN" not in sent.statements[0], str(sent)
+
+
+def test_writers_of_an_object_met_in_conflict_lock_first_for_a_while(
+    apps, between_read_and_write, RECORD
+) -> None:
+    """Concurrent writers of one object would mostly conflict and run twice:
+    after a conflict, they queue on the lock from their first round trip."""
+    app, other = apps
+    between_read_and_write.append(
+        lambda: other.patch_json(RECORD, {"data": {"other": True}}, headers=ALICE)
+    )
+    app.patch_json(RECORD, {"data": {"n": 1}}, headers=ALICE)
+    with record(app.app.registry.sql_engines.values()) as sent:
+        app.patch_json(RECORD, {"data": {"n": 2}}, headers=ALICE)
+    assert "pg_advisory_xact_lock" in sent.statements[0], str(sent)
+    with record(app.app.registry.sql_engines.values()) as sent:
+        app.patch_json(f"{RECORDS}/another", {"data": {}}, headers=ALICE, status=404)
+    assert "pg_advisory_xact_lock" not in sent.statements[0], str(sent)

@@ -281,12 +281,12 @@ class Resource:
         same ``If-Match``, one wins.
         """
         model = self.model
-        checked = model.checks_versions()
+        checked = self.object_id is not None and model.checks_versions(self.object_id)
         if not checked:
             model.lock_for_write()
         self._prefetch("write", with_object=True)
         existing = self._current_object(self.object_id)
-        if checked and self.object_id is not None:
+        if checked:
             model.expect_version(self.object_id, existing and existing["last_modified"])
         return existing
 

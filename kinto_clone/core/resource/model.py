@@ -58,8 +58,8 @@ class Model:
     def lock_for_write(self) -> None:
         self.storage.lock_for_write(self.resource_name, self.parent_id)
 
-    def checks_versions(self) -> bool:
-        return self.storage.checks_versions(self.resource_name, self.parent_id)
+    def checks_versions(self, object_id: str) -> bool:
+        return self.storage.checks_versions(self.resource_name, self.parent_id, object_id)
 
     def expect_version(self, object_id: str, last_modified: int | None) -> None:
         self.storage.expect_version(self.resource_name, self.parent_id, object_id, last_modified)

@@ -169,9 +169,9 @@ class StorageBase:
         """
         raise NotImplementedError
 
-    def checks_versions(self, resource_name: str, parent_id: str) -> bool:
-        """Whether a write replacing an object of the group may read it without
-        the lock and have its version checked when it writes
+    def checks_versions(self, resource_name: str, parent_id: str, object_id: str) -> bool:
+        """Whether a write replacing the object may read it without the
+        group's lock and have its version checked when it writes
         (:meth:`expect_version`): the lock is then held only from the write to
         the commit.  When false, the caller takes :meth:`lock_for_write` before
         reading."""
