@@ -66,7 +66,7 @@ _LISTED_COLUMNS = (
 )
 
 # After a write conflict on an object, its writers in this process lock before
-# reading for this long; at most this many objects are remembered.
+# reading until its writes pause this long; at most this many are remembered.
 CONTENDED_SECONDS = 1.0
 MAX_CONTENDED = 10000
 
@@ -143,14 +143,23 @@ class SQLStorage(StorageBase):
         """Where one statement can lock, check and write (PostgreSQL): the
         lock then waits for no Python work of the request.
 
-        Except for an object that met a conflict in this process lately
-        (:data:`CONTENDED_SECONDS`): concurrent writers of one object would
-        mostly conflict and run twice, so they queue on the lock instead.
+        Except for an object that met a conflict in this process, until its
+        writes pause for :data:`CONTENDED_SECONDS`: concurrent writers of one
+        object would mostly conflict and run twice, so they queue on the lock
+        instead (a write locking first changes nothing for a lone writer).
         """
         if not self._dialect.writes_in_common_table_expressions or transaction.locks_first():
             return False
-        since = self._contended.get((resource_name, parent_id, object_id))
-        return since is None or time.monotonic() - since > CONTENDED_SECONDS
+        key = (resource_name, parent_id, object_id)
+        since = self._contended.get(key)
+        if since is None:
+            return True
+        now = time.monotonic()
+        if now - since > CONTENDED_SECONDS:
+            self._contended.pop(key, None)
+            return True
+        self._contended[key] = now
+        return False
 
     def expect_version(
         self, resource_name: str, parent_id: str, object_id: str, last_modified: int | None
