@@ -75,7 +75,15 @@ export async function request(method, target, { body, query, headers = {}, auth 
   } finally {
     setBusy(-1);
   }
-  return answer(response.status, response.headers, await response.text());
+  const text = await response.text();
+  const now = currentSession();
+  if ((response.status === 401 || response.status === 403) && sent.Authorization
+      && now && now.authorization !== sent.Authorization) {
+    // Refused credentials the session has replaced meanwhile (a password just
+    // changed): the refusal is stale, and a refused request did nothing.
+    return request(method, target, { body, query, headers, auth });
+  }
+  return answer(response.status, response.headers, text);
 }
 
 function answer(status, headers, text) {
