@@ -33,10 +33,11 @@ import statistics
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import run
 
 import kinto_clone
 
@@ -134,16 +135,8 @@ def seed(client: Client, args: argparse.Namespace) -> None:
     for start in range(0, RECORDS, BATCH):
         requests = [
             {
-                "path": f"{TASKS[3:]}/{uuid.uuid5(uuid.NAMESPACE_URL, f'kinto-bench/tasks/{n}')}",
-                "body": {
-                    "data": {
-                        "title": f"task {n}",
-                        "status": "todo" if n % 2 == 0 else "done",
-                        "n": n,
-                        "tags": ["bench", f"group-{n % 10}"],
-                        "description": "seeded by bench/run.py for the benchmark",
-                    }
-                },
+                "path": f"{TASKS[3:]}/{run.record_id('tasks', n)}",
+                "body": {"data": run.seeded_record(n)},
             }
             for n in range(start, min(start + BATCH, RECORDS))
         ]

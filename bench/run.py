@@ -641,6 +641,17 @@ def record_id(collection: str, n: int) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"kinto-bench/{collection}/{n}"))
 
 
+def seeded_record(n: int) -> dict[str, Any]:
+    """The data of seeded record ``n``: half ``status=todo``, for list_filtered."""
+    return {
+        "title": f"task {n}",
+        "status": "todo" if n % 2 == 0 else "done",
+        "n": n,
+        "tags": ["bench", f"group-{n % 10}"],
+        "description": "seeded by bench/run.py for the benchmark",
+    }
+
+
 def seed_records(port: int, collection: str, count: int, threads: int) -> None:
     """Create ``count`` records with /batch of 25, from several client threads.
 
@@ -666,15 +677,7 @@ def seed_records(port: int, collection: str, count: int, threads: int) -> None:
         requests = [
             {
                 "path": f"{path}/{record_id(collection, n)}",
-                "body": {
-                    "data": {
-                        "title": f"task {n}",
-                        "status": "todo" if n % 2 == 0 else "done",
-                        "n": n,
-                        "tags": ["bench", f"group-{n % 10}"],
-                        "description": "seeded by bench/run.py for the benchmark",
-                    }
-                },
+                "body": {"data": seeded_record(n)},
             }
             for n in range(start, min(start + BATCH_SIZE, count))
         ]
