@@ -77,7 +77,7 @@ def test_concurrent_requests_still_get_threads_of_their_own(pool: object) -> Non
 def test_a_wait_with_a_timeout_gives_up() -> None:
     lock = threading.Lock()
     condition = serving.StackCondition(lock)
-    with condition:
+    with lock:
         assert condition.wait(timeout=0.01) is False
         condition.notify()  # nobody waits any more: nothing to wake
     assert not lock.locked()

@@ -61,12 +61,6 @@ class StackCondition:
         self._lock = lock
         self._waiters: list[Any] = []
 
-    def __enter__(self) -> bool:
-        return self._lock.__enter__()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._lock.__exit__(*exc_info)
-
     def wait(self, timeout: float | None = None) -> bool:
         """Release the lock until notified (or ``timeout``); the caller holds it."""
         waiter = threading.Lock()
