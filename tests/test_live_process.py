@@ -4,6 +4,7 @@ of their own, and the subscriber bound answers 503 with ``Retry-After``."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import socket
 import threading
 import time
@@ -84,7 +85,15 @@ def parked_streams(count: int) -> Iterator[tuple[str, ParkingMap, Any, list[sock
     socket_map = ParkingMap()
     port = free_port()
     server = waitress.create_server(app, map=socket_map, host="127.0.0.1", port=port, threads=8)
-    threading.Thread(target=server.run, daemon=True).start()
+
+    def serve() -> None:
+        # Closing the server under its running loop can leave the loop one
+        # select() on closed descriptors: that is the end of serving, not an error.
+        with contextlib.suppress(OSError):
+            server.run()
+
+    loop = threading.Thread(target=serve, daemon=True)
+    loop.start()
     base = f"http://127.0.0.1:{port}"
     try:
         requests.put(f"{base}/v1/buckets/b", auth=AUTH, timeout=10).raise_for_status()
@@ -102,7 +111,10 @@ def parked_streams(count: int) -> Iterator[tuple[str, ParkingMap, Any, list[sock
             time.sleep(0.05)
         yield base, socket_map, app, streams
     finally:
+        # Tasks first (they pull the loop's trigger), then the sockets.
+        server.task_dispatcher.shutdown(timeout=5)
         server.close()
+        loop.join(timeout=5)
 
 
 def _receive_until(stream: socket.socket, expected: bytes) -> None:
